@@ -1,0 +1,158 @@
+"""Each numba kernel against its numpy twin.
+
+This file also runs with NUMBA_DISABLE_JIT=1 (see test_kernels_without_jit),
+where the same kernel code executes as plain Python; sizes shrink there.
+"""
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinygrad_mnist.kernels import numba_kernels as nb
+from tinygrad_mnist.kernels import numpy_kernels as ref
+
+NOJIT = bool(numba.config.DISABLE_JIT)
+TALL = 300 if NOJIT else 3000  # thousands of rows × 784 when compiled
+
+
+def close(a, b, dtype):
+    rtol, atol = (2e-5, 1e-5) if dtype == np.float32 else (1e-12, 1e-12)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol * max(1.0, float(np.abs(b).max(initial=0))))
+
+
+def operand(rng, shape, dtype):
+    if dtype == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+MATMUL_SHAPES = [(1, 1, 1), (2, 3, 4), (TALL, 784, 10), (7, 784, 100), (64, 64, 64), (65, 33, 40)]
+
+
+@pytest.mark.parametrize("M,K,N", MATMUL_SHAPES)
+@pytest.mark.parametrize("adtype,bdtype", [(np.float32, np.float32), (np.float64, np.float64),
+                                           (np.uint8, np.float32), (np.uint8, np.float64),
+                                           (np.float32, np.uint8)])
+@pytest.mark.parametrize("layout", ["nn", "nt", "tn"])
+def test_matmul(M, K, N, adtype, bdtype, layout, rng):
+    a = operand(rng, (M, K), adtype)
+    b = operand(rng, (K, N), bdtype)
+    if layout == "nt":  # b is the transpose of a row-major [N, K] array: Linear's forward
+        b = np.ascontiguousarray(b.T).T
+    if layout == "tn":  # a is the transpose of a row-major [K, M] array: dW = Gᵀ @ X
+        a = np.ascontiguousarray(a.T).T
+    dtype = np.result_type(adtype, bdtype)
+    close(nb.matmul(a, b, 1 / 255), ref.matmul(a, b, 1 / 255), dtype)
+
+
+def test_matmul_non_contiguous_views(rng):
+    a = rng.standard_normal((20, 30)).astype(np.float32)[::2, 1::3]   # 10 × 10, strided
+    b = rng.standard_normal((10, 14)).astype(np.float32)[:, ::2]      # 10 × 7
+    close(nb.matmul(a, b), ref.matmul(a, b), np.float32)
+    u = rng.integers(0, 256, (12, 40), dtype=np.uint8)[::3, ::4]
+    close(nb.matmul(u, b), ref.matmul(u, b), np.float32)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 40), st.sampled_from(["nn", "nt", "tn"]),
+       st.integers(0, 2**16))
+def test_matmul_random_shapes(M, K, N, layout, seed):
+    rng = np.random.default_rng(seed)
+    a, b = operand(rng, (M, K), np.float64), operand(rng, (K, N), np.float64)
+    if layout == "nt":
+        b = np.ascontiguousarray(b.T).T
+    if layout == "tn":
+        a = np.ascontiguousarray(a.T).T
+    close(nb.matmul(a, b), ref.matmul(a, b), np.float64)
+
+
+def test_parallel_and_serial_paths_agree(rng, monkeypatch):
+    """The chunked (per-thread) path gives what one thread gives, up to rounding."""
+    x = rng.integers(0, 256, (500, 784), dtype=np.uint8)
+    w = rng.standard_normal((10, 784)).astype(np.float32)
+    g = rng.standard_normal((500, 10)).astype(np.float32)
+    t = rng.integers(0, 10, 500)
+    results = {}
+    for name, threshold in (("serial", 1 << 62), ("parallel", 0)):
+        monkeypatch.setattr(nb, "PARALLEL_MIN_WORK", threshold)
+        lp = nb.log_softmax(g)
+        results[name] = [nb.matmul(x, w.T), nb.matmul(g.T, x), lp, nb.nll(lp, t),
+                         nb.log_softmax_backward(g, lp), nb.softmax_nll_backward(1.0, t, lp)]
+    for s, p in zip(results["serial"], results["parallel"]):
+        close(p, s, np.float32)
+
+
+def test_reductions_are_deterministic(rng):
+    x = rng.integers(0, 256, (TALL * 4, 784), dtype=np.uint8)
+    g = rng.standard_normal((TALL * 4, 10)).astype(np.float32)
+    lp = nb.log_softmax(g)
+    t = rng.integers(0, 10, TALL * 4)
+    first = (nb.matmul(g.T, x), nb.nll(lp, t))
+    for _ in range(3):
+        again = (nb.matmul(g.T, x), nb.nll(lp, t))
+        assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 10), (TALL, 10), (17, 3)])
+def test_log_softmax_and_backward(shape, dtype, rng):
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    y = nb.log_softmax(x)
+    close(y, ref.log_softmax(x), dtype)
+    close(nb.log_softmax_backward(g, y), ref.log_softmax_backward(g, y), dtype)
+
+
+def test_log_softmax_is_stable_and_keeps_nan():
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1.0, np.nan, 2.0]], dtype=np.float32)
+    for k in (nb, ref):
+        y = k.log_softmax(x)
+        assert np.isfinite(y[:2]).all()
+        np.testing.assert_allclose(y[0], [0.0, -2e4, -1e4])
+        np.testing.assert_allclose(y[1], np.log(1 / 3) * np.ones(3), rtol=1e-6)
+        assert np.isnan(y[2]).all()
+
+
+@pytest.mark.parametrize("tdtype", [np.uint8, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 5, TALL * 10])
+def test_nll_and_gradients(n, dtype, tdtype, rng):
+    lp = ref.log_softmax(rng.standard_normal((n, 10)).astype(dtype))
+    t = rng.integers(0, 10, n).astype(tdtype)
+    out = nb.nll(lp, t)
+    assert out.shape == () and out.dtype == dtype
+    close(out, ref.nll(lp, t), dtype)
+    close(nb.nll_backward(0.5, t, lp), ref.nll_backward(0.5, t, lp), dtype)
+    close(nb.softmax_nll_backward(0.5, t, lp), ref.softmax_nll_backward(0.5, t, lp), dtype)
+
+
+@pytest.mark.skipif(NOJIT, reason="this is the test that starts the no-JIT run")
+def test_kernels_without_jit():
+    """The same tests with NUMBA_DISABLE_JIT=1: the kernels run as plain Python."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and " failed" not in proc.stdout
+
+
+@pytest.mark.skipif(NOJIT, reason="nothing is cached without the JIT")
+def test_unwritable_numba_cache_still_works():
+    """No writable cache directory (numba finds no cache locator): the kernels
+    compile without caching, warn once, and work."""
+    code = ("import warnings, numpy as np\n"
+            "import numba.core.caching as caching\n"
+            "caching.CacheImpl._locator_classes = []  # what numba sees when no directory is writable\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    from tinygrad_mnist.kernels import numba_kernels as nb\n"
+            "print(sum('cannot cache' in str(x.message) for x in w) > 0)\n"
+            "print(nb.log_softmax(np.zeros((2, 2), np.float32))[0, 0])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", str(np.float32(np.log(0.5)))]

@@ -1,0 +1,133 @@
+"""The graph: how an op is recorded and how gradients flow back through it.
+
+This module owns reverse-mode autodiff and nothing else. It never looks at
+what an op computes (that is `functions.py`) nor how (that is `kernels/`).
+
+A `Function` subclass is one op: `forward(ctx, *arrays)` computes the output
+from plain numpy arrays, `backward(ctx, grad)` returns one gradient per input.
+`Function.apply` runs `forward` and, when some input wants a gradient, keeps a
+`Context` on the output: the op, its parents and whatever `forward` saved.
+`backward(root)` walks those contexts from the root to the leaves.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import numpy as np
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block ops record nothing, so no graph is kept."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+class Context:
+    """What one op application remembers for its backward pass."""
+
+    def __init__(self, fn: type, parents: tuple, needs_input_grad: tuple):
+        self.fn = fn
+        self.parents = parents
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors: tuple = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved_tensors = arrays
+
+
+class Function:
+    """Base class of every op; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        """Run the op on tensors; the output remembers how it was made."""
+        needs = tuple(t.requires_grad for t in inputs)
+        ctx = Context(cls, inputs, needs)
+        data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        out = type(inputs[0])(data)
+        if _grad_enabled and True in needs:
+            out.requires_grad = True
+            out._ctx = ctx
+        return out
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` back to `shape`, undoing numpy broadcasting.
+
+    This is the only place un-broadcasting happens: an op's backward may return
+    a gradient of the broadcast (output) shape, and it is reduced here.
+    """
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+def topological_order(root) -> list:
+    """Nodes that need a gradient, each after every node it depends on.
+
+    Iterative depth-first search, so a 10,000-op chain needs no recursion.
+    """
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            stack.extend((p, False) for p in node._ctx.parents
+                         if p.requires_grad and id(p) not in visited)
+    return order
+
+
+def backward(root, grad: np.ndarray) -> None:
+    """Propagate `grad` (d root / d root) to every leaf that requires a gradient.
+
+    Walking in reverse topological order means a node's gradient is complete
+    (summed over all its uses) before it is passed on. Leaves accumulate into
+    `.grad` across calls; gradients of intermediate nodes are dropped as soon
+    as they have been used.
+    """
+    pending = {id(root): grad}
+    for node in reversed(topological_order(root)):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        ctx = node._ctx
+        if ctx is None:  # a leaf: keep what it received
+            g = np.asarray(g, dtype=node.data.dtype)
+            node.grad = g.copy() if node.grad is None else node.grad + g
+            continue
+        grads = ctx.fn.backward(ctx, g)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        for parent, pg in zip(ctx.parents, grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            if pg.shape != parent.data.shape:
+                pg = unbroadcast(pg, parent.data.shape)
+            key = id(parent)
+            pending[key] = pg if key not in pending else pending[key] + pg
