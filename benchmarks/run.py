@@ -28,9 +28,10 @@ try:
 except ImportError:  # PyTorch columns are optional
     torch = None
 
+from tinygrad_mnist import Tensor, kernels
 from tinygrad_mnist.kernels import numba_kernels, numpy_kernels
 
-PAUSE = 0.05  # seconds between implementations: lets spinning thread pools go idle
+PAUSE = 0.25  # seconds between implementations: lets spinning thread pools (OpenMP, BLAS) go idle
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:
@@ -110,6 +111,37 @@ def kernel_workloads(rng: np.random.Generator):
         yield name, impls
 
 
+def conv_workloads(rng: np.random.Generator):
+    """Candle's two convolutions on a batch of 64, forward and backward, through the engine."""
+    shapes = {"conv1 64×1×28×28 uint8, 32×1×5×5": ((64, 1, 28, 28), (32, 1, 5, 5), np.uint8),
+              "conv2 64×32×12×12, 64×32×5×5": ((64, 32, 12, 12), (64, 32, 5, 5), np.float32)}
+    for name, (xs, ws, dtype) in shapes.items():
+        x = rng.integers(0, 256, xs, dtype=np.uint8) if dtype == np.uint8 else rng.standard_normal(xs).astype(dtype)
+        w = (rng.standard_normal(ws) * 0.05).astype(np.float32)
+        b = np.zeros(ws[0], np.float32)
+        scale = 1 / 255 if dtype == np.uint8 else 1.0
+
+        def engine(backend: str, x=x, w=w, b=b, scale=scale):
+            def step():
+                with kernels.use(backend):
+                    wt, bt = Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+                    y = Tensor(x, requires_grad=dtype != np.uint8).conv2d(wt, bt, scale=scale)
+                    y.backward(np.ones(y.shape, np.float32))
+            return step
+        impls = {"numba": engine("numba"), "numpy twin": engine("numpy")}
+        if torch is not None:
+            tx = torch.from_numpy(x.astype(np.float32) * scale)
+
+            def torch_step(tx=tx, w=w, b=b):
+                tw = torch.from_numpy(w).requires_grad_()
+                tb = torch.from_numpy(b).requires_grad_()
+                inp = tx.detach().requires_grad_(tx.dtype == torch.float32 and scale == 1.0)
+                y = torch.nn.functional.conv2d(inp, tw, tb)
+                y.backward(torch.ones_like(y))
+            impls["torch"] = torch_step
+        yield name + " fwd+bwd", impls
+
+
 def table(rows: List[dict], columns: List[str]) -> str:
     base = columns[0]
     head = f"| workload | {' | '.join(c + ' ms' for c in columns)} | {' | '.join(base + ' ÷ ' + c for c in columns[1:])} |"
@@ -138,6 +170,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         rows.append({"workload": name, "ms": compare(impls, repeats)})
     print("\n## Kernels at MNIST shapes (a ratio below 1 means numba is faster)\n")
     print(table(rows, ["numba", "numpy twin", "torch"]))
+    conv_rows = [{"workload": name, "ms": compare(impls, repeats)} for name, impls in conv_workloads(rng)]
+    print("\n## Convolutions, batch of 64, through the engine\n")
+    print(table(conv_rows, ["numba", "numpy twin", "torch"]))
+    rows += conv_rows
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "quick": args.quick, "results": rows}, f, indent=2)

@@ -131,6 +131,45 @@ def test_nll_and_gradients(n, dtype, tdtype, rng):
     close(nb.softmax_nll_backward(0.5, t, lp), ref.softmax_nll_backward(0.5, t, lp), dtype)
 
 
+CONV_CASES = [  # B, C, H, W, kernel, stride, padding, input dtype
+    (1, 1, 5, 5, 1, 1, 0, np.float64), (2, 3, 7, 6, 3, 1, 1, np.float64), (3, 2, 9, 9, 3, 2, 2, np.float32),
+    (4 if NOJIT else 64, 1, 28, 28, 5, 1, 0, np.uint8),            # Candle's conv1 on a batch of pixels
+    (2 if NOJIT else 64, 32, 12, 12, 5, 1, 0, np.float32),         # Candle's conv2
+]
+
+
+@pytest.mark.parametrize("B,C,H,W,k,stride,padding,dtype", CONV_CASES)
+def test_im2col_col2im(B, C, H, W, k, stride, padding, dtype, rng):
+    x = operand(rng, (B, C, H, W), dtype)
+    out_dtype = np.float32 if dtype == np.uint8 else dtype
+    cols = nb.im2col(x, k, k, stride, padding, out_dtype, 1 / 255)
+    close(cols, ref.im2col(x, k, k, stride, padding, out_dtype, 1 / 255), out_dtype)
+    g = rng.standard_normal(cols.shape).astype(out_dtype)
+    close(nb.col2im(g, x.shape, k, k, stride, padding), ref.col2im(g, x.shape, k, k, stride, padding), out_dtype)
+
+
+@pytest.mark.parametrize("B,C,H,W,k,stride", [(1, 1, 2, 2, 2, 2), (2, 3, 7, 6, 2, 2), (2, 2, 7, 7, 3, 1),
+                                              (4 if NOJIT else 64, 32, 24, 24, 2, 2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d(B, C, H, W, k, stride, dtype, rng):
+    x = rng.standard_normal((B, C, H, W)).astype(dtype)
+    x[0, 0, 0, :2] = 5.0  # a tie: the first maximum wins in both
+    y, idx = nb.max_pool2d(x, k, stride)
+    y_ref, idx_ref = ref.max_pool2d(x, k, stride)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    close(nb.max_pool2d_backward(g, idx, x.shape), ref.max_pool2d_backward(g, idx_ref, x.shape), dtype)
+
+
+def test_max_pool2d_keeps_nan():
+    x = np.zeros((1, 1, 2, 4), np.float32)
+    x[0, 0, 1, 0] = np.nan
+    for k in (nb, ref):
+        y, _ = k.max_pool2d(x, 2, 2)
+        assert np.isnan(y[0, 0, 0, 0]) and y[0, 0, 0, 1] == 0
+
+
 @pytest.mark.skipif(NOJIT, reason="this is the test that starts the no-JIT run")
 def test_kernels_without_jit():
     """The same tests with NUMBA_DISABLE_JIT=1: the kernels run as plain Python."""

@@ -59,6 +59,11 @@ CASES = {
     "log_softmax_3d": (lambda a: a.log_softmax(axis=1), lambda r: [leaf(r, 2, 3, 4, lo=-3, hi=3)]),
     "nll": (lambda a: nll(a, TARGETS), lambda r: [leaf(r, 5, 4)]),
     "log_softmax_nll": (lambda a: nll(a.log_softmax(), TARGETS), lambda r: [leaf(r, 5, 4, lo=-3, hi=3)]),
+    "conv2d": (lambda x, w, b: x.conv2d(w, b), lambda r: [leaf(r, 2, 3, 5, 4), leaf(r, 4, 3, 3, 2), leaf(r, 4)]),
+    "conv2d_stride_padding": (lambda x, w: x.conv2d(w, stride=2, padding=1),
+                              lambda r: [leaf(r, 2, 2, 5, 5), leaf(r, 3, 2, 3, 3)]),
+    "max_pool2d": (lambda x: x.max_pool2d(2), lambda r: [leaf(r, 2, 3, 4, 6)]),
+    "max_pool2d_overlapping": (lambda x: x.max_pool2d(3, stride=1), lambda r: [leaf(r, 1, 2, 5, 5)]),
     "cross_entropy": (lambda a: cross_entropy(a, TARGETS), lambda r: [leaf(r, 5, 4, lo=-3, hi=3)]),
 }
 

@@ -398,3 +398,55 @@ class CrossEntropy(Function):
     def backward(ctx: Context, grad):
         y, targets = ctx.saved_tensors
         return kernels.impl.softmax_nll_backward(float(grad), targets, y)
+
+
+# ---------------------------------------------------------------- convolution and pooling (NCHW)
+
+
+class Conv2d(Function):
+    """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ:
+    d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
+
+    `scale` multiplies x on the way in, so uint8 pixels stand for 0..1.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, w, b=None, stride=1, padding=0, scale=1.0):
+        (B, _, H, W), (O, _, kh, kw) = x.shape, w.shape
+        OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+        cols = kernels.impl.im2col(x, kh, kw, stride, padding, w.dtype, scale)
+        y = kernels.impl.matmul(cols, w.reshape(O, -1).T)
+        if b is not None:
+            y += b
+        ctx.save_for_backward(cols, w)
+        ctx.geometry = (x.shape, stride, padding, scale)
+        return np.ascontiguousarray(y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2))
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        cols, w = ctx.saved_tensors
+        x_shape, stride, padding, scale = ctx.geometry
+        needs = ctx.needs_input_grad
+        O, _, kh, kw = w.shape
+        g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, O)
+        mm = kernels.impl.matmul
+        dx = kernels.impl.col2im(mm(g, w.reshape(O, -1), scale), x_shape, kh, kw, stride, padding) if needs[0] else None
+        dw = mm(g.T, cols).reshape(w.shape) if needs[1] else None
+        if len(needs) == 2:
+            return dx, dw
+        return dx, dw, (g.sum(axis=0) if needs[2] else None)
+
+
+class MaxPool2d(Function):
+    """y = max over each k×k window:  d/dx = 1 at each window's (first) maximum, else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x, kernel=2, stride=2):
+        y, index = kernels.impl.max_pool2d(x, kernel, stride)
+        ctx.save_for_backward(index)
+        ctx.shape = x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return kernels.impl.max_pool2d_backward(grad, ctx.saved_tensors[0], ctx.shape)

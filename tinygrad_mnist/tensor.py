@@ -162,6 +162,31 @@ class Tensor:
             raise ValueError(f"linear: bias {bias.shape} does not fit weight {weight.shape}")
         return F.Linear.apply(self, weight, bias, scale=scale)
 
+    def conv2d(self, weight: "Tensor", bias: Optional["Tensor"] = None, stride: int = 1,
+               padding: int = 0, scale: float = 1.0) -> "Tensor":
+        """2-D cross-correlation of [B, C, H, W] with weight [O, C, kh, kw] (+ bias [O])."""
+        if self.ndim != 4 or weight.ndim != 4 or self.shape[1] != weight.shape[1]:
+            raise ValueError(f"conv2d: input {self.shape} does not fit weight {weight.shape} "
+                             "(expected [batch, C, H, W] and [out, C, kh, kw])")
+        if stride < 1 or padding < 0:
+            raise ValueError(f"conv2d: stride must be >= 1 and padding >= 0, got {stride} and {padding}")
+        h, w = (self.shape[i] + 2 * padding for i in (2, 3))
+        if h < weight.shape[2] or w < weight.shape[3]:
+            raise ValueError(f"conv2d: kernel {weight.shape[2:]} is larger than the padded input {(h, w)}")
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ValueError(f"conv2d: bias {bias.shape} does not fit weight {weight.shape}")
+        params = dict(stride=stride, padding=padding, scale=scale)
+        if bias is None:
+            return F.Conv2d.apply(self, weight, **params)
+        return F.Conv2d.apply(self, weight, bias, **params)
+
+    def max_pool2d(self, kernel: int, stride: Optional[int] = None) -> "Tensor":
+        """Max over kernel×kernel windows of [B, C, H, W]; stride defaults to the kernel size."""
+        stride = kernel if stride is None else stride
+        if self.ndim != 4 or kernel < 1 or stride < 1 or min(self.shape[2:]) < kernel:
+            raise ValueError(f"max_pool2d: kernel {kernel}, stride {stride} does not fit input {self.shape}")
+        return F.MaxPool2d.apply(self, kernel=kernel, stride=stride)
+
     # ------------------------------------------------------------ indexing
     def __getitem__(self, idx: Any) -> "Tensor":
         if isinstance(idx, Tensor):

@@ -338,3 +338,160 @@ def softmax_nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray
     else:
         _softmax_nll_backward_rows(scale, targets, log_probs, out, 0, log_probs.shape[0])
     return out
+
+
+# ---------------------------------------------------------------- convolution and pooling (NCHW)
+# Parallel over images: each thread writes only its own images' rows or planes.
+
+from .numpy_kernels import conv_out_size  # noqa: E402  (shared shape arithmetic)
+
+
+@_jit()
+def _im2col_images(x, kh, kw, stride, padding, scale, out, lo, hi):
+    _, C, H, W = x.shape
+    OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    zero = out.dtype.type(0)
+    for b in range(lo, hi):
+        for oh in range(OH):
+            for ow in range(OW):
+                r = (b * OH + oh) * OW + ow
+                col = 0
+                for c in range(C):
+                    for i in range(kh):
+                        h = oh * stride - padding + i
+                        for j in range(kw):
+                            w = ow * stride - padding + j
+                            if 0 <= h < H and 0 <= w < W:
+                                out[r, col] = out.dtype.type(x[b, c, h, w]) * scale
+                            else:
+                                out[r, col] = zero
+                            col += 1
+
+
+@_jit(parallel=True)
+def _im2col_par(x, kh, kw, stride, padding, scale, out, nchunks):
+    for c in prange(nchunks):
+        lo, hi = _bounds(c, nchunks, x.shape[0])
+        _im2col_images(x, kh, kw, stride, padding, scale, out, lo, hi)
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype, scale: float = 1.0) -> np.ndarray:
+    """Patches of x [B, C, H, W] as rows: [B·OH·OW, C·kh·kw], times `scale`, in `dtype`."""
+    x = np.ascontiguousarray(x)
+    B, C, H, W = x.shape
+    OH, OW = conv_out_size(H, kh, stride, padding), conv_out_size(W, kw, stride, padding)
+    out = np.empty((B * OH * OW, C * kh * kw), dtype=dtype)
+    s = out.dtype.type(scale)
+    nchunks = min(_threads(out.size), B)
+    if nchunks > 1:
+        _im2col_par(x, kh, kw, stride, padding, s, out, nchunks)
+    else:
+        _im2col_images(x, kh, kw, stride, padding, s, out, 0, B)
+    return out
+
+
+@_jit()
+def _col2im_images(cols, kh, kw, stride, padding, out, lo, hi):
+    _, C, H, W = out.shape
+    OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    for b in range(lo, hi):
+        for oh in range(OH):
+            for ow in range(OW):
+                r = (b * OH + oh) * OW + ow
+                col = 0
+                for c in range(C):
+                    for i in range(kh):
+                        h = oh * stride - padding + i
+                        for j in range(kw):
+                            w = ow * stride - padding + j
+                            if 0 <= h < H and 0 <= w < W:
+                                out[b, c, h, w] += cols[r, col]
+                            col += 1
+
+
+@_jit(parallel=True)
+def _col2im_par(cols, kh, kw, stride, padding, out, nchunks):
+    for c in prange(nchunks):
+        lo, hi = _bounds(c, nchunks, out.shape[0])
+        _col2im_images(cols, kh, kw, stride, padding, out, lo, hi)
+
+
+def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
+    """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
+    cols = np.ascontiguousarray(cols)
+    out = np.zeros(shape, dtype=cols.dtype)
+    nchunks = min(_threads(cols.size), shape[0])
+    if nchunks > 1:
+        _col2im_par(cols, kh, kw, stride, padding, out, nchunks)
+    else:
+        _col2im_images(cols, kh, kw, stride, padding, out, 0, shape[0])
+    return out
+
+
+@_jit()
+def _max_pool_images(x, k, stride, out, index, lo, hi):
+    _, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for b in range(lo, hi):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    h0, w0 = oh * stride, ow * stride
+                    m, at = x[b, c, h0, w0], h0 * W + w0
+                    for i in range(k):
+                        for j in range(k):
+                            v = x[b, c, h0 + i, w0 + j]
+                            if v > m or (v != v and m == m):  # first maximum wins; a NaN wins
+                                m, at = v, (h0 + i) * W + w0 + j
+                    out[b, c, oh, ow] = m
+                    index[b, c, oh, ow] = at
+
+
+@_jit(parallel=True)
+def _max_pool_par(x, k, stride, out, index, nchunks):
+    for c in prange(nchunks):
+        lo, hi = _bounds(c, nchunks, x.shape[0])
+        _max_pool_images(x, k, stride, out, index, lo, hi)
+
+
+def max_pool2d(x: np.ndarray, k: int, stride: int):
+    """Max over k×k windows of x [B, C, H, W]; also returns each maximum's flat index in its (H, W) plane."""
+    x = np.ascontiguousarray(x)
+    B, C, H, W = x.shape
+    shape = (B, C, conv_out_size(H, k, stride, 0), conv_out_size(W, k, stride, 0))
+    out, index = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
+    nchunks = min(_threads(x.size), B)
+    if nchunks > 1:
+        _max_pool_par(x, k, stride, out, index, nchunks)
+    else:
+        _max_pool_images(x, k, stride, out, index, 0, B)
+    return out, index
+
+
+@_jit()
+def _max_pool_backward_images(grad, index, out, lo, hi):
+    for b in range(lo, hi):
+        for c in range(grad.shape[1]):
+            for oh in range(grad.shape[2]):
+                for ow in range(grad.shape[3]):
+                    out[b, c, index[b, c, oh, ow]] += grad[b, c, oh, ow]
+
+
+@_jit(parallel=True)
+def _max_pool_backward_par(grad, index, out, nchunks):
+    for c in prange(nchunks):
+        lo, hi = _bounds(c, nchunks, grad.shape[0])
+        _max_pool_backward_images(grad, index, out, lo, hi)
+
+
+def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:
+    """Route each window's gradient to its maximum (summed where windows overlap)."""
+    grad = np.ascontiguousarray(grad)
+    B, C, H, W = shape
+    out = np.zeros((B, C, H * W), dtype=grad.dtype)
+    nchunks = min(_threads(out.size), B)
+    if nchunks > 1:
+        _max_pool_backward_par(grad, index, out, nchunks)
+    else:
+        _max_pool_backward_images(grad, index, out, 0, B)
+    return out.reshape(shape)

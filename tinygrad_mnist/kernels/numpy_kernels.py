@@ -59,3 +59,53 @@ def softmax_nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray
     out[np.arange(n), targets] -= 1
     out *= log_probs.dtype.type(grad / n)
     return out
+
+
+# ---------------------------------------------------------------- convolution and pooling (NCHW)
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype, scale: float = 1.0) -> np.ndarray:
+    """Patches of x [B, C, H, W] as rows: [B·OH·OW, C·kh·kw], times `scale`, in `dtype`."""
+    B, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))).astype(dtype)
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    OH, OW = win.shape[2], win.shape[3]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(B * OH * OW, C * kh * kw)
+    return cols * cols.dtype.type(scale) if scale != 1.0 else np.ascontiguousarray(cols)
+
+
+def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
+    """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
+    B, C, H, W = shape
+    OH, OW = conv_out_size(H, kh, stride, padding), conv_out_size(W, kw, stride, padding)
+    patches = cols.reshape(B, OH, OW, C, kh, kw)
+    xp = np.zeros((B, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            xp[:, :, i:i + stride * OH:stride, j:j + stride * OW:stride] += patches[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+    return xp[:, :, padding:padding + H, padding:padding + W]
+
+
+def max_pool2d(x: np.ndarray, k: int, stride: int):
+    """Max over k×k windows of x [B, C, H, W]; also returns each maximum's flat index in its (H, W) plane."""
+    B, C, H, W = x.shape
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
+    OH, OW = win.shape[2], win.shape[3]
+    flat = win.reshape(B, C, OH, OW, k * k)
+    arg = flat.argmax(axis=-1)  # first maximum wins, as in PyTorch
+    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    rows = np.arange(OH)[:, None] * stride + arg // k
+    cols = np.arange(OW)[None, :] * stride + arg % k
+    return np.ascontiguousarray(out), (rows * W + cols).astype(np.int64)
+
+
+def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:
+    """Route each window's gradient to its maximum (summed where windows overlap)."""
+    B, C, H, W = shape
+    out = np.zeros((B, C, H * W), dtype=grad.dtype)
+    bc = np.arange(B * C)[:, None]
+    np.add.at(out.reshape(B * C, H * W), (bc, index.reshape(B * C, -1)), grad.reshape(B * C, -1))
+    return out.reshape(shape)

@@ -1,0 +1,65 @@
+"""The three MNIST models, built exactly as the Candle tutorial and Candle's MNIST example
+build them, so their checkpoints carry the same names and shapes.
+
+Each takes a batch of flattened images [B, 784] (uint8 pixels or floats in 0..1)
+and returns logits [B, 10].
+"""
+from __future__ import annotations
+
+from typing import Dict, Type
+
+from .nn import Conv2dConfig, Dropout, Linear, Module, VarBuilder, conv2d, init, linear
+from .tensor import Tensor
+
+IMAGE_DIM = 28 * 28
+LABELS = 10
+
+
+def linear_z(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
+    """The tutorial's zero-initialised linear layer."""
+    weight = vb.get_with_hints((out_dim, in_dim), "weight", init.ZERO)
+    bias = vb.get_with_hints((out_dim,), "bias", init.ZERO)
+    return Linear(weight, bias)
+
+
+class LinearModel(Module):
+    """The tutorial's model: one zero-initialised Linear(784 → 10); saves `weight`, `bias`."""
+
+    def __init__(self, vb: VarBuilder):
+        self.linear = linear_z(IMAGE_DIM, LABELS, vb)
+
+    def forward(self, xs: Tensor, train: bool = False) -> Tensor:
+        return self.linear(xs)
+
+
+class Mlp(Module):
+    """Candle's MLP: 784 → 100 → ReLU → 10; saves `ln1.*`, `ln2.*`."""
+
+    def __init__(self, vb: VarBuilder):
+        self.ln1 = linear(IMAGE_DIM, 100, vb.pp("ln1"))
+        self.ln2 = linear(100, LABELS, vb.pp("ln2"))
+
+    def forward(self, xs: Tensor, train: bool = False) -> Tensor:
+        return self.ln2(self.ln1(xs).relu())
+
+
+class ConvNet(Module):
+    """Candle's CNN: conv5×5·32 → maxpool 2 → conv5×5·64 → maxpool 2 → fc 1024 → ReLU
+    → dropout 0.5 → fc 10; saves `c1.*`, `c2.*`, `fc1.*`, `fc2.*`."""
+
+    def __init__(self, vb: VarBuilder):
+        self.conv1 = conv2d(1, 32, 5, Conv2dConfig(), vb.pp("c1"))
+        self.conv2 = conv2d(32, 64, 5, Conv2dConfig(), vb.pp("c2"))
+        self.fc1 = linear(1024, 1024, vb.pp("fc1"))
+        self.fc2 = linear(1024, LABELS, vb.pp("fc2"))
+        self.dropout = Dropout(0.5)
+
+    def forward(self, xs: Tensor, train: bool = False) -> Tensor:
+        x = xs.reshape(xs.shape[0], 1, 28, 28)
+        x = self.conv1(x).max_pool2d(2)
+        x = self.conv2(x).max_pool2d(2)
+        x = self.fc1(x.flatten(1)).relu()
+        return self.fc2(self.dropout(x, train))
+
+
+MODELS: Dict[str, Type[Module]] = {"linear": LinearModel, "mlp": Mlp, "cnn": ConvNet}

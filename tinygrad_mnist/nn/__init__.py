@@ -1,0 +1,14 @@
+"""The training layer, with Candle's names so its programs port line for line:
+
+    from tinygrad_mnist.nn import VarMap, VarBuilder, Linear, linear, Module, Conv2d, conv2d, SGD, AdamW, init, ops, loss
+"""
+from . import init, loss, ops
+from .checkpoint import CheckpointError
+from .layers import (Conv2d, Conv2dConfig, Dropout, Linear, Module, conv2d, conv2d_no_bias, linear,
+                     linear_no_bias, max_pool2d, relu)
+from .optim import SGD, AdamW, Optimizer
+from .varmap import VarBuilder, VarMap
+
+__all__ = ["VarMap", "VarBuilder", "Linear", "linear", "linear_no_bias", "Module", "Conv2d", "Conv2dConfig",
+           "conv2d", "conv2d_no_bias", "Dropout", "max_pool2d", "relu", "SGD", "AdamW", "Optimizer",
+           "CheckpointError", "init", "ops", "loss"]

@@ -1,0 +1,121 @@
+"""Layers with Candle's names: `Linear`, `Conv2d`, `Dropout` and their builders.
+
+A uint8 tensor entering a layer is read as 8-bit pixel intensities, value/255
+(torchvision's ToTensor convention): the 1/255 is applied inside the product,
+so MNIST stays uint8 in memory and is never copied to float32.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import init
+from .varmap import VarBuilder
+
+PIXEL_SCALE = 1.0 / 255.0
+
+
+def _input_scale(x: Tensor) -> float:
+    return PIXEL_SCALE if x.dtype == np.uint8 else 1.0
+
+
+class Module:
+    """Something callable on a tensor: `module(x)` is `module.forward(x)`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs) -> Tensor:
+        return self.forward(*args, **kwargs)
+
+
+class Linear(Module):
+    """y = x @ weightᵀ + bias, weight [out, in] (Candle's and PyTorch's layout)."""
+
+    def __init__(self, weight: Tensor, bias: Optional[Tensor] = None):
+        self.weight, self.bias = weight, bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim == 2:
+            return x.linear(self.weight, self.bias, _input_scale(x))
+        lead = x.shape[:-1]  # [..., in]: apply to the last axis
+        y = x.reshape(-1, x.shape[-1]).linear(self.weight, self.bias, _input_scale(x))
+        return y.reshape(*lead, self.weight.shape[0])
+
+
+def linear(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
+    """Candle's `linear`: Kaiming-normal weight, bias uniform in ±1/√in."""
+    weight = vb.get_with_hints((out_dim, in_dim), "weight", init.DEFAULT_KAIMING_NORMAL)
+    bound = 1.0 / math.sqrt(in_dim)
+    bias = vb.get_with_hints((out_dim,), "bias", init.Uniform(-bound, bound))
+    return Linear(weight, bias)
+
+
+def linear_no_bias(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
+    return Linear(vb.get_with_hints((out_dim, in_dim), "weight", init.DEFAULT_KAIMING_NORMAL))
+
+
+@dataclass(frozen=True)
+class Conv2dConfig:
+    """Candle's `Conv2dConfig`; dilation and groups other than 1 are not implemented."""
+    padding: int = 0
+    stride: int = 1
+    dilation: int = 1
+    groups: int = 1
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation) of NCHW input, weight [out, in, k, k]."""
+
+    def __init__(self, weight: Tensor, bias: Optional[Tensor] = None, config: Conv2dConfig = Conv2dConfig()):
+        if config.dilation != 1 or config.groups != 1:
+            raise NotImplementedError("conv2d: only dilation=1 and groups=1 are implemented")
+        self.weight, self.bias, self.config = weight, bias, config
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.conv2d(self.weight, self.bias, self.config.stride, self.config.padding, _input_scale(x))
+
+
+def conv2d(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig, vb: VarBuilder) -> Conv2d:
+    """Candle's `conv2d`: Kaiming-normal weight, bias uniform in ±1/√(in·k·k)."""
+    shape = (out_channels, in_channels, kernel_size, kernel_size)
+    weight = vb.get_with_hints(shape, "weight", init.DEFAULT_KAIMING_NORMAL)
+    bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+    bias = vb.get_with_hints((out_channels,), "bias", init.Uniform(-bound, bound))
+    return Conv2d(weight, bias, cfg)
+
+
+def conv2d_no_bias(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig,
+                   vb: VarBuilder) -> Conv2d:
+    shape = (out_channels, in_channels, kernel_size, kernel_size)
+    return Conv2d(vb.get_with_hints(shape, "weight", init.DEFAULT_KAIMING_NORMAL), None, cfg)
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the rest by 1/(1-p)
+    (so the expected value is unchanged); outside training, the identity."""
+
+    def __init__(self, p: float):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor, train: bool = False) -> Tensor:
+        if not train or self.p == 0.0:
+            return x
+        keep = init.rng().random(x.shape, dtype=np.float32) >= self.p
+        return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)))
+
+    forward_t = forward
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def max_pool2d(x: Tensor, kernel: int, stride: Optional[int] = None) -> Tensor:
+    return x.max_pool2d(kernel, stride)

@@ -1,0 +1,116 @@
+"""Optimizers: `SGD` and `AdamW`, with Candle's defaults and PyTorch's update rules.
+
+Updates happen in place on the variables' arrays and record no graph.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, List
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def _check_lr(lr: float) -> float:
+    lr = float(lr)
+    if not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"learning rate must be a finite number >= 0, got {lr}")
+    return lr
+
+
+class Optimizer:
+    """Shared plumbing: the variables, the learning rate, Candle's `backward_step`."""
+
+    def __init__(self, vars: Iterable[Tensor], lr: float):
+        self.vars: List[Tensor] = list(vars)
+        for v in self.vars:
+            if not v.requires_grad:
+                raise ValueError(f"optimizer: variable {v.name or v.shape} does not require a gradient")
+        self._lr = _check_lr(lr)
+
+    @property
+    def learning_rate(self) -> float:
+        return self._lr
+
+    def set_learning_rate(self, lr: float) -> None:
+        self._lr = _check_lr(lr)
+
+    def zero_grad(self) -> None:
+        for v in self.vars:
+            v.grad = None
+
+    def backward_step(self, loss: Tensor) -> None:
+        """Zero the gradients, backpropagate `loss`, update the variables."""
+        self.zero_grad()
+        loss.backward()
+        self.step()
+
+    def step(self) -> None:
+        for i, v in enumerate(self.vars):
+            if v.grad is not None:
+                self._update(i, v.data, v.grad)
+
+    def _update(self, i: int, param: np.ndarray, grad: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """p ← p − lr · d, where g = ∇ + weight_decay · p and d = g, or with momentum
+    b ← momentum · b + g and d = b (d = g + momentum · b with nesterov)."""
+
+    def __init__(self, vars: Iterable[Tensor], lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False):
+        super().__init__(vars, lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError("SGD: momentum and weight_decay must be >= 0")
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov needs a momentum > 0")
+        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        self._buffers: List = [None] * len(self.vars)
+
+    def _update(self, i, param, grad):
+        if self.weight_decay:
+            grad = grad + param.dtype.type(self.weight_decay) * param
+        if self.momentum:
+            buf = self._buffers[i]
+            if buf is None:
+                buf = self._buffers[i] = grad.astype(param.dtype, copy=True)
+            else:
+                buf *= param.dtype.type(self.momentum)
+                buf += grad
+            grad = grad + param.dtype.type(self.momentum) * buf if self.nesterov else buf
+        param -= param.dtype.type(self._lr) * grad
+
+
+class AdamW(Optimizer):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as PyTorch and Candle:
+    p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;
+    p ← p − lr · m̂ / (√v̂ + eps),  m̂ = m/(1−β1ᵗ),  v̂ = v/(1−β2ᵗ)."""
+
+    def __init__(self, vars: Iterable[Tensor], lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(vars, lr)
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1) or eps <= 0 or weight_decay < 0:
+            raise ValueError("AdamW: needs 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0")
+        self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+        self._m = [np.zeros_like(v.data) for v in self.vars]
+        self._v = [np.zeros_like(v.data) for v in self.vars]
+        self.step_count = 0
+
+    def step(self) -> None:
+        self.step_count += 1
+        super().step()
+
+    def _update(self, i, param, grad):
+        t = param.dtype.type
+        b1, b2, lr = self.beta1, self.beta2, self._lr
+        m, v = self._m[i], self._v[i]
+        param *= t(1.0 - lr * self.weight_decay)
+        m *= t(b1)
+        m += t(1.0 - b1) * grad
+        v *= t(b2)
+        v += t(1.0 - b2) * (grad * grad)
+        m_hat_scale = t(lr / (1.0 - b1 ** self.step_count))
+        v_hat = v / t(1.0 - b2 ** self.step_count)
+        param -= m_hat_scale * m / (np.sqrt(v_hat) + t(self.eps))
