@@ -200,3 +200,21 @@ def test_saved_file_mode_follows_the_umask(tmp_path):
 def test_save_into_a_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="cannot write checkpoint"):
         build("linear").save(str(tmp_path / "no" / "such" / "m.safetensors"))
+
+
+def test_same_weights_and_metadata_give_the_same_bytes(tmp_path):
+    """The metadata map is written sorted, not in hash order (checked across processes)."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np\n"
+            "from tinygrad_mnist.nn import checkpoint\n"
+            "meta = {k: k * 3 for k in 'qwertyuiopasdfgh'}\n"
+            "checkpoint.save(sys.argv[1], {'b': np.ones(3, np.float32), 'a': np.zeros((2, 2))}, meta)\n")
+    outputs = []
+    for i in range(3):
+        path = tmp_path / f"{i}.safetensors"
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    tensors, meta = checkpoint.load(str(tmp_path / "0.safetensors"))
+    assert meta == {k: k * 3 for k in "qwertyuiopasdfgh"} and tensors["a"].dtype == np.float64

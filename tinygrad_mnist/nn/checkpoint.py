@@ -56,6 +56,20 @@ def atomic_write(path: str, data: bytes) -> None:
         pass
 
 
+def _sorted_metadata(data: bytes) -> bytes:
+    """safetensors writes its metadata map in hash order, which changes from run to run;
+    re-emit the header with the metadata sorted, so the same weights give the same bytes."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", None)
+    if not meta:
+        return data
+    text = json.dumps({"__metadata__": dict(sorted(meta.items())), **header},
+                      separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
+    return len(text).to_bytes(8, "little") + text + data[8 + n:]
+
+
 def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mapping[str, object]] = None) -> None:
     """Write `tensors` (and string metadata) to `path` as safetensors, atomically."""
     for name, arr in tensors.items():
@@ -63,7 +77,7 @@ def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mappin
             raise CheckpointError(f"{path}: refusing to save: {name} holds NaN or infinite values")
     meta = None if metadata is None else {str(k): str(v) for k, v in metadata.items()}
     # safetensors writes a non-contiguous array's buffer as if it were contiguous: copy first.
-    data = _st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=meta)
+    data = _sorted_metadata(_st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=meta))
     try:
         atomic_write(path, data)
     except OSError as err:

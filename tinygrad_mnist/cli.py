@@ -1,0 +1,93 @@
+"""Command-line parsers of the trainer and the evaluator.
+
+This module imports only argparse and math: argparse-manpage loads it at build
+time (`[build_manpages]` in setup.cfg), before numpy or numba are installed.
+"""
+import argparse
+import math
+
+MODELS = ("linear", "mlp", "cnn")
+# The tutorial's and Candle's example's choices, per model.
+DEFAULT_LEARNING_RATE = {"linear": 0.1, "mlp": 0.05, "cnn": 0.001}
+DEFAULT_OPTIMIZER = {"linear": "sgd", "mlp": "sgd", "cnn": "adamw"}
+DEFAULT_BATCH_SIZE = {"linear": None, "mlp": None, "cnn": 64}  # None: the whole training set
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: `prog: error: ...`, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(kind, test, wanted):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
+        return value
+    parse.__name__ = wanted  # argparse names the type in some messages
+    return parse
+
+
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
+positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
+
+
+def _data_and_model(parser, model_help):
+    parser.add_argument("--model", choices=MODELS, default=None, help=model_help)
+    parser.add_argument("--local-mnist", metavar="DIR",
+                        help="read the four MNIST idx files (raw or .gz) from DIR instead of the embedded copy")
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="threads for the numba kernels (default: all cores)")
+
+
+def train_parser():
+    parser = Parser(
+        prog="tinygrad_mnist-train",
+        description="Train a handwritten-digit classifier on MNIST with the tinygrad_mnist engine: "
+                    "the Candle tutorial's linear model (default), Candle's MLP or its CNN.",
+        epilog="Exit status: 0 on success, 1 on a data, checkpoint or training error, "
+               "2 on bad arguments, 130 when interrupted (Ctrl-C).")
+    parser.add_argument("--learning-rate", type=positive_float, metavar="LR",
+                        help="learning rate (default: 0.1 for linear, 0.05 for mlp, 0.001 for cnn)")
+    parser.add_argument("--epochs", type=non_negative_int, default=10, help="epochs to train (default: 10)")
+    parser.add_argument("--save-model-path", metavar="PATH",
+                        help="write the trained weights here as safetensors (atomically, directories created)")
+    parser.add_argument("--load-model-path", metavar="PATH",
+                        help="start from the weights in this safetensors checkpoint")
+    _data_and_model(parser, "linear: the tutorial's zero-initialised Linear(784, 10); mlp: 784-100-10 "
+                            "with ReLU; cnn: Candle's convolutional net (default: linear)")
+    parser.add_argument("--optimizer", choices=("sgd", "adamw"),
+                        help="optimizer (default: sgd for linear and mlp, adamw for cnn)")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="minibatch size, reshuffled each epoch (default: the whole training set for "
+                             "linear and mlp, 64 for cnn)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of every random draw: weights, shuffling, dropout (default: 0)")
+    parser.add_argument("--metrics-out", metavar="FILE",
+                        help="append one JSON object per epoch to FILE "
+                             "(epoch, train_loss, test_acc, seconds, learning_rate)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def evaluate_parser():
+    parser = Parser(
+        prog="tinygrad_mnist-evaluate",
+        description="Evaluate a trained checkpoint on the MNIST test set: accuracy, per-class "
+                    "accuracy, the confusion matrix and, optionally, misclassified digits.",
+        epilog="Exit status: 0 on success, 1 on a data or checkpoint error, 2 on bad arguments.")
+    parser.add_argument("--load-model-path", metavar="PATH", required=True,
+                        help="the safetensors checkpoint to evaluate")
+    _data_and_model(parser, "the model in the checkpoint (default: what its metadata says)")
+    parser.add_argument("--show-errors", type=non_negative_int, default=0, metavar="N",
+                        help="print the first N misclassified test digits as ASCII art")
+    return parser
+
+
+get_parser = train_parser

@@ -1,0 +1,100 @@
+"""Evaluate a checkpoint on the MNIST test set: `python -m tinygrad_mnist.evaluate --load-model-path PATH`.
+
+Prints the test accuracy, the accuracy of each digit, the 10×10 confusion matrix
+(rows: true digit, columns: predicted) and, with `--show-errors N`, the first N
+misclassified digits as ASCII art.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional, TextIO
+
+import numpy as np
+
+from . import cli
+from .autograd import no_grad
+from .datasets import mnist
+from .models import MODELS
+from .nn import CheckpointError, VarBuilder, VarMap, checkpoint
+from .train import EVAL_BATCH, TrainingError, set_threads
+
+SHADES = " .:-=+*#%@"  # darkest pixel last
+
+
+def ascii_digit(pixels: np.ndarray) -> str:
+    """A 28×28 uint8 image as 28 lines of two characters per pixel."""
+    levels = (pixels.reshape(28, 28).astype(np.int32) * len(SHADES)) // 256
+    return "\n".join("".join(SHADES[v] * 2 for v in row).rstrip() for row in levels)
+
+
+def model_kind(path: str, requested: str | None) -> str:
+    """`--model` if given, else the kind recorded in the checkpoint's metadata."""
+    if requested:
+        return requested
+    _, meta = checkpoint.load(path)
+    kind = meta.get("model")
+    if kind not in MODELS:
+        raise CheckpointError(f"{path}: the metadata does not say which model this is; pass --model")
+    return kind
+
+
+def predict(model, images) -> np.ndarray:
+    out = []
+    with no_grad():
+        for start in range(0, len(images), EVAL_BATCH):
+            n = min(EVAL_BATCH, len(images) - start)
+            out.append(model(images.narrow(0, start, n)).argmax(axis=1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def report(labels: np.ndarray, predicted: np.ndarray, out: TextIO) -> None:
+    classes = 10
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    print(f"Test accuracy: {100 * np.mean(labels == predicted):.2f}% "
+          f"({int(np.sum(labels == predicted))}/{len(labels)})", file=out)
+    print("\nPer-class accuracy:", file=out)
+    for c in range(classes):
+        total = confusion[c].sum()
+        acc = f"{100 * confusion[c, c] / total:6.2f}%" if total else "     —"
+        print(f"  {c}: {acc}  ({confusion[c, c]}/{total})", file=out)
+    print("\nConfusion matrix (rows: true digit, columns: predicted):", file=out)
+    print("      " + "".join(f"{c:>6}" for c in range(classes)), file=out)
+    for c in range(classes):
+        print(f"  {c:>2}  " + "".join(f"{v:>6}" for v in confusion[c]), file=out)
+
+
+def run(args, out: Optional[TextIO] = None) -> int:
+    out = out or sys.stdout
+    set_threads(args.threads)
+    kind = model_kind(args.load_model_path, args.model)
+    data = mnist.load(args.local_mnist)
+    varmap = VarMap()
+    model = MODELS[kind](VarBuilder.from_varmap(varmap))
+    varmap.load(args.load_model_path)
+    labels = data.test_labels.numpy().astype(np.int64)
+    predicted = predict(model, data.test_images)
+    print(f"Model: {kind} from {args.load_model_path}", file=out)
+    report(labels, predicted, out)
+    wrong = np.flatnonzero(predicted != labels)[:args.show_errors]
+    for i in wrong:
+        print(f"\nTest image {i}: true {labels[i]}, predicted {predicted[i]}", file=out)
+        print(ascii_digit(data.test_images.numpy()[i]), file=out)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = cli.evaluate_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (mnist.DatasetError, CheckpointError, TrainingError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The MNIST trainer: `python -m tinygrad_mnist.train` (options: `--help`, or `man tinygrad_mnist-train`).
+
+The Candle tutorial's program on this engine, plus Candle's MLP and CNN. It is
+one client of the library: data from `datasets.mnist`, models from `models`,
+parameters, optimizers and checkpoints from `nn`.
+
+Failures are one line on stderr and a non-zero exit: 1 for data, checkpoint
+and training errors, 2 for bad arguments, 130 for Ctrl-C. Nothing the user had
+is lost: the save path is checked before training, checkpoints are written
+atomically, and a run that diverges or is interrupted never writes a NaN or
+half-trained checkpoint over a good one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+from typing import Dict, Optional, TextIO
+
+import numpy as np
+
+from . import cli
+from .autograd import no_grad
+from .datasets import mnist
+from .models import MODELS
+from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, init, loss
+from .tensor import Tensor
+
+EVAL_BATCH = 1000  # test images per forward pass: bounds the CNN's im2col buffers
+
+
+class TrainingError(Exception):
+    """Training cannot go on (diverged, or a setting this machine cannot honour)."""
+
+
+class StopRequest:
+    """The first Ctrl-C asks the loop to stop after the current step; a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "StopRequest":
+        self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def set_threads(threads: Optional[int]) -> None:
+    if threads is None:
+        return
+    import numba
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        raise TrainingError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} threads here "
+                            "(NUMBA_NUM_THREADS)")
+    numba.set_num_threads(threads)
+
+
+def check_writable(path: str) -> None:
+    """Fail now, not after training, if a checkpoint cannot be written at `path`."""
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a directory; --save-model-path needs a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot write there: {err.strerror or err}") from None
+
+
+def accuracy(model: Module, images: Tensor, labels: Tensor) -> float:
+    """Fraction of `images` whose largest logit is the label."""
+    hits = 0
+    with no_grad():
+        for start in range(0, len(images), EVAL_BATCH):
+            n = min(EVAL_BATCH, len(images) - start)
+            logits = model(images.narrow(0, start, n))
+            hits += int((logits.argmax(axis=1) == labels.narrow(0, start, n)).numpy().sum())
+    return hits / max(len(images), 1)
+
+
+def epoch_line(epoch: int, train_loss: float, test_acc: float, seconds: float) -> str:
+    """The tutorial's line: Rust's `{epoch:4}`, `{:8.5}`, `{:5.2}`, `{:.2}`."""
+    return (f"Epoch: {epoch:4} Train Loss: {train_loss:8.5f} Test Acc: {100 * test_acc:5.2f}% "
+            f"Epoch duration: {seconds:.2f} second.")
+
+
+class Progress:
+    """A batch counter on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled and total > 1 and sys.stderr.isatty()
+
+    def update(self, done: int) -> None:
+        if self.enabled and (done % 20 == 0 or done == self.total):
+            sys.stderr.write(f"\r  batch {done}/{self.total}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 40 + "\r")
+
+
+def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, epoch: int,
+                stop: StopRequest, show_progress: bool) -> Optional[float]:
+    """One pass over the training set; the mean batch loss, or None if stopped part-way."""
+    images, labels = data.train_images, data.train_labels
+    n = len(images)
+    if batch_size >= n:  # the tutorial: full-batch gradient descent, in the stored order
+        batches = [None]
+    else:
+        order = init.rng().permutation(n)
+        batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    progress = Progress(len(batches), show_progress)
+    total = 0.0
+    for step, idx in enumerate(batches, start=1):
+        xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
+        batch_loss = loss.cross_entropy(model(xs, train=True), ys)  # = nll(log_softmax(logits)), fused
+        value = batch_loss.item()
+        if not math.isfinite(value):
+            progress.close()
+            raise TrainingError(f"training diverged at epoch {epoch} (loss is {value}); "
+                                f"try a smaller --learning-rate (now {optimizer.learning_rate:g})")
+        optimizer.backward_step(batch_loss)
+        total += value
+        progress.update(step)
+        if stop.requested and step < len(batches):
+            progress.close()
+            return None
+    progress.close()
+    return total / len(batches)
+
+
+def run(args, out: Optional[TextIO] = None) -> int:
+    out = out or sys.stdout
+    kind = args.model or "linear"
+    lr = args.learning_rate if args.learning_rate is not None else cli.DEFAULT_LEARNING_RATE[kind]
+    optimizer_name = args.optimizer or cli.DEFAULT_OPTIMIZER[kind]
+    batch_size = args.batch_size or cli.DEFAULT_BATCH_SIZE[kind] or sys.maxsize
+
+    def say(line: str) -> None:
+        if not args.quiet:
+            print(line, file=out, flush=True)
+
+    set_threads(args.threads)
+    if args.save_model_path:
+        check_writable(args.save_model_path)
+    metrics = None
+    if args.metrics_out:
+        try:
+            metrics = open(args.metrics_out, "a")
+        except OSError as err:
+            raise TrainingError(f"{args.metrics_out}: cannot write metrics: {err.strerror or err}") from None
+
+    data = mnist.load(args.local_mnist)
+    say(f"Train Images: {list(data.train_images.shape)}")
+    say(f"Train Labels: {list(data.train_labels.shape)}")
+    say(f"Test Images: {list(data.test_images.shape)}")
+    say(f"Test Labels: {list(data.test_labels.shape)}")
+
+    init.seed(args.seed)
+    varmap = VarMap()
+    model = MODELS[kind](VarBuilder.from_varmap(varmap))
+    if args.load_model_path:
+        say(f"Loading model from {args.load_model_path}")
+        varmap.load(args.load_model_path)
+    optimizer = (SGD if optimizer_name == "sgd" else AdamW)(varmap.all_vars(), lr)
+
+    completed: Optional[Dict[str, np.ndarray]] = None  # weights after the last completed epoch
+    epochs_done = 0
+    with StopRequest() as stop:
+        for epoch in range(1, args.epochs + 1):
+            start = time.perf_counter()
+            train_loss = train_epoch(model, optimizer, data, batch_size, epoch, stop, not args.quiet)
+            if train_loss is None:
+                break
+            if not all(np.isfinite(v.data).all() for v in varmap.all_vars()):
+                raise TrainingError(f"training diverged at epoch {epoch} (the weights are no longer finite); "
+                                    f"try a smaller --learning-rate (now {lr:g})")
+            test_acc = accuracy(model, data.test_images, data.test_labels)
+            seconds = time.perf_counter() - start
+            say(epoch_line(epoch, train_loss, test_acc, seconds))
+            if metrics:
+                metrics.write(json.dumps({"epoch": epoch, "train_loss": train_loss, "test_acc": test_acc,
+                                          "seconds": seconds, "learning_rate": optimizer.learning_rate}) + "\n")
+                metrics.flush()
+            epochs_done = epoch
+            if args.save_model_path:
+                completed = {k: v.copy() for k, v in varmap.data().items()}
+            if stop.requested:
+                break
+        interrupted = stop.requested
+    if metrics:
+        metrics.close()
+
+    meta = {"model": kind, "epochs": epochs_done, "optimizer": optimizer_name, "learning_rate": lr}
+    if interrupted:
+        if completed is not None:  # roll back any half-done epoch, keep the last whole one
+            for name, arr in completed.items():
+                varmap[name].data[...] = arr
+            varmap.save(args.save_model_path, meta)
+            print(f"Interrupted: saved the weights of epoch {epochs_done} in {args.save_model_path}",
+                  file=sys.stderr)
+        else:
+            print("Interrupted: no epoch completed, nothing saved" if args.save_model_path
+                  else "Interrupted", file=sys.stderr)
+        return 130
+    if args.save_model_path:
+        say(f"Saving trained weight in {args.save_model_path}")
+        varmap.save(args.save_model_path, meta)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = cli.train_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (mnist.DatasetError, CheckpointError, TrainingError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
