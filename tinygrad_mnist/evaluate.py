@@ -16,7 +16,7 @@ from .autograd import no_grad
 from .datasets import mnist
 from .models import MODELS
 from .nn import CheckpointError, VarBuilder, VarMap, checkpoint
-from .train import EVAL_BATCH, TrainingError, set_threads
+from .train import EVAL_BATCH, run_command, set_threads
 
 SHADES = " .:-=+*#%@"  # darkest pixel last
 
@@ -84,16 +84,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
 
 
 def main(argv=None) -> int:
-    parser = cli.evaluate_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (mnist.DatasetError, CheckpointError, TrainingError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("Interrupted", file=sys.stderr)
-        return 130
+    return run_command(cli.evaluate_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -223,17 +223,21 @@ def run(args, out: Optional[TextIO] = None) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    parser = cli.train_parser()
+def run_command(parser, run_fn, argv=None) -> int:
+    """Parse `argv` and run: expected failures become one line on stderr and an exit status."""
     args = parser.parse_args(argv)
     try:
-        return run(args)
+        return run_fn(args)
     except (mnist.DatasetError, CheckpointError, TrainingError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv=None) -> int:
+    return run_command(cli.train_parser(), run, argv)
 
 
 if __name__ == "__main__":
