@@ -1,14 +1,15 @@
-"""Benchmarks: the engine's kernels against their numpy twins (and PyTorch where installed).
+"""Benchmarks: the engine against its numpy twins, hand-written numpy and PyTorch.
 
-    python benchmarks/run.py            # full run
-    python benchmarks/run.py --quick    # fewer repeats, for a smoke test
-    python benchmarks/run.py --json results.json
+    python benchmarks/run.py                    # the full run recorded in docs/benchmarks.md
+    python benchmarks/run.py --quick            # a smoke test (one repeat each): not a measurement
+    python benchmarks/run.py --json out.json    # also save the results
 
-Every comparison is taken in the same run, implementations alternating, each
-figure the median of several timed runs after a warm-up. On a 2-core machine
-the thread pools of numba, OpenBLAS and PyTorch keep spinning for a moment
-after a call and slow whichever runs next, so each implementation's timings
-start after a short pause and a warm-up call.
+Every comparison is taken in the same run, implementations alternating over
+several rounds, each figure the median of its timed runs after a warm-up.
+On a 2-core machine the thread pools of numba, OpenBLAS and PyTorch keep
+spinning for a moment after a call and slow whichever runs next, so each
+implementation's turn starts with a pause and a warm-up call. PyTorch columns
+appear when torch is importable (`pip install -e '.[bench]'`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -25,11 +28,18 @@ import numpy as np
 
 try:
     import torch
-except ImportError:  # PyTorch columns are optional
+except ImportError:
     torch = None
 
-from tinygrad_mnist import Tensor, kernels
-from tinygrad_mnist.kernels import numba_kernels, numpy_kernels
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import baselines  # noqa: E402
+
+from tinygrad_mnist import kernels, train  # noqa: E402
+from tinygrad_mnist.datasets import mnist  # noqa: E402
+from tinygrad_mnist.kernels import numba_kernels, numpy_kernels  # noqa: E402
+from tinygrad_mnist.models import MODELS  # noqa: E402
+from tinygrad_mnist.nn import SGD, AdamW, VarBuilder, VarMap, init  # noqa: E402
 
 PAUSE = 0.25  # seconds between implementations: lets spinning thread pools (OpenMP, BLAS) go idle
 
@@ -45,17 +55,18 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def compare(impls: Dict[str, Callable[[], object]], repeats: int, rounds: int = 3) -> Dict[str, float]:
+def compare(impls: Dict[str, Callable[[], object]], repeats: int, rounds: int) -> Dict[str, float]:
     """Median time of each implementation, interleaving them over `rounds` rounds."""
     samples: Dict[str, List[float]] = {name: [] for name in impls}
     for _ in range(rounds):
         for name, fn in impls.items():
-            samples[name].append(median_ms(fn, max(1, repeats // rounds)))
+            samples[name].append(median_ms(fn, repeats))
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def machine() -> Dict[str, str]:
     import numba
+    numba_kernels.log_softmax(np.zeros((1 << 16, 2), np.float32))  # start the pool: reports its layer
     cpu = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -64,19 +75,26 @@ def machine() -> Dict[str, str]:
         pass
     info = {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
-            "numba threads": str(numba.get_num_threads()), "numba threading layer": numba.config.THREADING_LAYER}
+            "numba threads": f"{numba.get_num_threads()} ({numba.threading_layer()} layer)"}
     try:
         from threadpoolctl import threadpool_info
-        info["blas"] = ", ".join(f"{p['internal_api']} {p['num_threads']} threads" for p in threadpool_info())
+        info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version', '')} {p.get('architecture', '')}, "
+                                 f"{p['num_threads']} threads" for p in threadpool_info())
     except ImportError:
-        pass
+        info["blas"] = "(install threadpoolctl to report)"
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        if var in os.environ:
+            info[var] = os.environ[var]
     info["torch"] = f"{torch.__version__}, {torch.get_num_threads()} threads" if torch else "not installed"
     return info
 
 
-def kernel_workloads(rng: np.random.Generator):
-    """Workload 1: the kernels at MNIST shapes (60,000 × 784 pixels, 10 classes)."""
+# ---------------------------------------------------------------- workloads
+
+def kernel_workloads(rng):
+    """1. The kernels at MNIST shapes (60,000 × 784 pixels, 10 classes)."""
     x8 = rng.integers(0, 256, (60000, 784), dtype=np.uint8)
+    x8[rng.random(x8.shape) < 0.8] = 0  # MNIST-like: about a fifth of the pixels are ink
     x32 = x8.astype(np.float32)
     w = (rng.standard_normal((10, 784)) * 0.01).astype(np.float32)
     g = rng.standard_normal((60000, 10)).astype(np.float32)
@@ -111,72 +129,157 @@ def kernel_workloads(rng: np.random.Generator):
         yield name, impls
 
 
-def conv_workloads(rng: np.random.Generator):
-    """Candle's two convolutions on a batch of 64, forward and backward, through the engine."""
-    shapes = {"conv1 64×1×28×28 uint8, 32×1×5×5": ((64, 1, 28, 28), (32, 1, 5, 5), np.uint8),
-              "conv2 64×32×12×12, 64×32×5×5": ((64, 32, 12, 12), (64, 32, 5, 5), np.float32)}
-    for name, (xs, ws, dtype) in shapes.items():
-        x = rng.integers(0, 256, xs, dtype=np.uint8) if dtype == np.uint8 else rng.standard_normal(xs).astype(dtype)
-        w = (rng.standard_normal(ws) * 0.05).astype(np.float32)
-        b = np.zeros(ws[0], np.float32)
-        scale = 1 / 255 if dtype == np.uint8 else 1.0
+def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str = "numba",
+                 evaluate: bool = True) -> Callable[[], float]:
+    """One epoch through the trainer's own code (train_epoch, then accuracy), on kernel set `backend`."""
+    init.seed(0)
+    varmap = VarMap()
+    model = MODELS[kind](VarBuilder.from_varmap(varmap))
+    lr = train.cli.DEFAULT_LEARNING_RATE[kind]
+    opt = (SGD if train.cli.DEFAULT_OPTIMIZER[kind] == "sgd" else AdamW)(varmap.all_vars(), lr)
+    stop = train.StopRequest()  # never entered: no signal handler, never requested
 
-        def engine(backend: str, x=x, w=w, b=b, scale=scale):
-            def step():
-                with kernels.use(backend):
-                    wt, bt = Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
-                    y = Tensor(x, requires_grad=dtype != np.uint8).conv2d(wt, bt, scale=scale)
-                    y.backward(np.ones(y.shape, np.float32))
-            return step
-        impls = {"numba": engine("numba"), "numpy twin": engine("numpy")}
-        if torch is not None:
-            tx = torch.from_numpy(x.astype(np.float32) * scale)
+    def epoch() -> float:
+        with kernels.use(backend):
+            loss = train.train_epoch(model, opt, data, batch_size, 1, stop, False)
+            if evaluate:
+                train.accuracy(model, data.test_images, data.test_labels)
+        return loss
+    return epoch
 
-            def torch_step(tx=tx, w=w, b=b):
-                tw = torch.from_numpy(w).requires_grad_()
-                tb = torch.from_numpy(b).requires_grad_()
-                inp = tx.detach().requires_grad_(tx.dtype == torch.float32 and scale == 1.0)
-                y = torch.nn.functional.conv2d(inp, tw, tb)
-                y.backward(torch.ones_like(y))
-            impls["torch"] = torch_step
-        yield name + " fwd+bwd", impls
 
+def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
+    """2-4. Training epochs and steps: the engine against numpy and PyTorch."""
+    x, y, xt, yt = floats
+    full = 1 << 62
+    impls = {"engine": engine_epoch("linear", data, full),
+             "engine, numpy kernels": engine_epoch("linear", data, full, "numpy"),
+             "hand-written numpy": baselines.numpy_linear_epoch(x, y, xt, yt)}
+    if torch is not None:
+        impls["torch"] = baselines.torch_epoch("linear", x, y, xt, yt, 0.1)
+    yield "tutorial epoch: linear, full batch, + test accuracy", impls
+
+    impls = {"engine": engine_epoch("mlp", data, full)}
+    if torch is not None:
+        impls["torch"] = baselines.torch_epoch("mlp", x, y, xt, yt, 0.05)
+    yield "MLP epoch, full batch, + test accuracy", impls
+
+    impls = {"engine": engine_epoch("mlp", data, 64)}
+    if torch is not None:
+        impls["torch"] = baselines.torch_epoch("mlp", x, y, xt, yt, 0.05, batch_size=64)
+    yield "MLP epoch, batch 64 (938 steps), + test accuracy", impls
+
+    batch = mnist.Dataset(data.train_images.narrow(0, 0, 64), data.train_labels.narrow(0, 0, 64),
+                          data.test_images, data.test_labels)
+    impls = {"engine": engine_epoch("cnn", batch, 64, evaluate=False)}
+    if torch is not None:
+        impls["torch"] = baselines.torch_epoch("cnn", x[:64], y[:64], xt, yt, 0.001, batch_size=64, steps=1,
+                                               optimizer="adamw")
+    yield "CNN training step, batch 64", impls
+
+
+# Runs a module or script and reports its own peak memory at exit. ru_maxrss from wait4 would not
+# do: Linux carries the forking parent's high-water mark across exec.
+PEAK_WRAPPER = """
+import atexit, runpy, sys
+def report():
+    with open('/proc/self/status') as f:
+        kb = next(line.split()[1] for line in f if line.startswith('VmHWM'))
+    sys.stderr.write(f'\\nPEAK_KB={kb}\\n')
+atexit.register(report)
+kind, target, *rest = sys.argv[1:]
+sys.argv = [target, *rest]
+(runpy.run_module(target, run_name='__main__', alter_sys=True) if kind == '-m'
+ else runpy.run_path(target, run_name='__main__'))
+"""
+
+
+def run_process(target: List[str], env: Optional[Dict[str, str]] = None):
+    """Wall time (s) and peak resident memory (MiB) of `python -m module` or `python script`."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *target], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0 or "PEAK_KB=" not in proc.stderr:
+        raise RuntimeError(f"{' '.join(target)} failed: {proc.stderr[-500:]}")
+    return wall, int(proc.stderr.rsplit("PEAK_KB=", 1)[1].split()[0]) / 1024
+
+
+def process_workloads(repeats: int):
+    """5. The whole default run, start to finish, as a user runs it."""
+    engine = ["-m", "tinygrad_mnist.train"]
+    run_process(engine)  # make sure the kernel cache is warm
+    cases = {"engine, warm cache": lambda: run_process(engine)}
+
+    def cold():
+        with tempfile.TemporaryDirectory() as empty:
+            return run_process(engine, dict(os.environ, NUMBA_CACHE_DIR=empty))
+    cases["engine, empty cache"] = cold
+    script = os.path.join(HERE, "baselines.py")
+    cases["numpy script"] = lambda: run_process(["-p", script, "numpy"])
+    if torch is not None:
+        cases["torch script"] = lambda: run_process(["-p", script, "torch"])
+    results = {}
+    for name, fn in cases.items():
+        runs = [fn() for _ in range(repeats)]
+        results[name] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
+    return results
+
+
+# ---------------------------------------------------------------- output
 
 def table(rows: List[dict], columns: List[str]) -> str:
     base = columns[0]
-    head = f"| workload | {' | '.join(c + ' ms' for c in columns)} | {' | '.join(base + ' ÷ ' + c for c in columns[1:])} |"
-    lines = [head, "|" + "---|" * (1 + 2 * len(columns) - 1)]
+    present = [c for c in columns if any(c in r["ms"] for r in rows)]
+    head = "| workload | " + " | ".join(f"{c} ms" for c in present) + " | " + \
+           " | ".join(f"{base} ÷ {c}" for c in present[1:]) + " |"
+    lines = [head, "|" + "---|" * (2 * len(present))]
     for r in rows:
         t = r["ms"]
-        cells = [f"{t[c]:.2f}" if c in t else "—" for c in columns]
-        ratios = [f"{t[base] / t[c]:.2f}×" if c in t else "—" for c in columns[1:]]
-        lines.append(f"| {r['workload']} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+        cells = [f"{t[c]:.2f}" if c in t else "—" for c in present]
+        ratios = [f"{t[base] / t[c]:.2f}" if c in t else "—" for c in present[1:]]
+        lines.append(f"| {r['workload']} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke test, not a measurement")
+    parser.add_argument("--quick", action="store_true", help="one repeat of everything: a smoke test")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else 15
+    repeats, rounds = (1, 1) if args.quick else (5, 3)
+    started = time.perf_counter()
     info = machine()
-    print("# tinygrad_mnist benchmarks" + (" (quick)" if args.quick else ""))
+    print("# tinygrad_mnist benchmarks" + (" (--quick: one repeat, not a measurement)" if args.quick else ""))
+    print(f"\ncommand: python benchmarks/run.py{' --quick' if args.quick else ''}\n")
     for k, v in info.items():
         print(f"- {k}: {v}")
+    results: Dict[str, object] = {"machine": info, "quick": args.quick}
+
     rng = np.random.default_rng(0)
-    rows = []
-    for name, impls in kernel_workloads(rng):
-        rows.append({"workload": name, "ms": compare(impls, repeats)})
-    print("\n## Kernels at MNIST shapes (a ratio below 1 means numba is faster)\n")
+    rows = [{"workload": n, "ms": compare(i, repeats * 3, rounds)} for n, i in kernel_workloads(rng)]
+    print("\n## 1. Kernels at MNIST shapes (ratios below 1: numba is faster)\n")
     print(table(rows, ["numba", "numpy twin", "torch"]))
-    conv_rows = [{"workload": name, "ms": compare(impls, repeats)} for name, impls in conv_workloads(rng)]
-    print("\n## Convolutions, batch of 64, through the engine\n")
-    print(table(conv_rows, ["numba", "numpy twin", "torch"]))
-    rows += conv_rows
+    results["kernels"] = rows
+
+    data = mnist.load()
+    floats = baselines.float_data()
+    rows = [{"workload": n, "ms": compare(i, repeats, rounds)} for n, i in epoch_workloads(data, floats, args.quick)]
+    print("\n## 2-4. Training (ratios below 1: the engine is faster)\n")
+    print(table(rows, ["engine", "engine, numpy kernels", "hand-written numpy", "torch"]))
+    results["training"] = rows
+
+    procs = process_workloads(1 if args.quick else 3)
+    print("\n## 5. Whole process: `python -m tinygrad_mnist.train` with defaults (10 epochs)\n")
+    print("| run | wall s | peak RSS MiB | wall ÷ engine's (warm) |\n|---|---|---|---|")
+    warm = procs["engine, warm cache"][0]
+    for name, (wall, rss) in procs.items():
+        print(f"| {name} | {wall:.2f} | {rss:.0f} | {wall / warm:.2f} |")
+    results["process"] = {k: {"wall_s": w, "peak_rss_mib": r} for k, (w, r) in procs.items()}
+    print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "quick": args.quick, "results": rows}, f, indent=2)
+            json.dump(results, f, indent=2)
     return 0
 
 

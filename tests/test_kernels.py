@@ -50,6 +50,19 @@ def test_matmul(M, K, N, adtype, bdtype, layout, rng):
     close(nb.matmul(a, b, 1 / 255), ref.matmul(a, b, 1 / 255), dtype)
 
 
+@pytest.mark.parametrize("M,K,N", [(64, 64, 64), (65, 33, 40), (100, 10, 50)])
+@pytest.mark.parametrize("layout", ["nn", "nt", "tn"])
+def test_float_matmul_kernels_without_blas(M, K, N, layout, rng, monkeypatch):
+    """Shapes that usually go to BLAS, through the hand-written kernels."""
+    monkeypatch.setattr(nb, "BLAS_MIN_DIM", 1 << 30)
+    a, b = operand(rng, (M, K), np.float32), operand(rng, (K, N), np.float32)
+    if layout == "nt":
+        b = np.ascontiguousarray(b.T).T
+    if layout == "tn":
+        a = np.ascontiguousarray(a.T).T
+    close(nb.matmul(a, b), ref.matmul(a, b), np.float32)
+
+
 def test_matmul_non_contiguous_views(rng):
     a = rng.standard_normal((20, 30)).astype(np.float32)[::2, 1::3]   # 10 × 10, strided
     b = rng.standard_normal((10, 14)).astype(np.float32)[:, ::2]      # 10 × 7
@@ -131,6 +144,76 @@ def test_nll_and_gradients(n, dtype, tdtype, rng):
     close(nb.softmax_nll_backward(0.5, t, lp), ref.softmax_nll_backward(0.5, t, lp), dtype)
 
 
+def pixels(rng, rows, cols=784, ink=0.2, writeable=False):
+    """An MNIST-like uint8 array: mostly zeros; read-only like the dataset's images."""
+    x = rng.integers(1, 256, (rows, cols), dtype=np.uint8)
+    x[rng.random(x.shape) >= ink] = 0
+    x.setflags(write=writeable)
+    return x
+
+
+@pytest.fixture
+def small_sparse_threshold(monkeypatch):
+    monkeypatch.setattr(nb, "SPARSE_MIN_ROWS", 64)
+
+
+@pytest.mark.parametrize("N", [1, 10, 100])
+def test_sparse_products_match_the_dense_twin(N, rng, small_sparse_threshold, monkeypatch):
+    monkeypatch.setattr(nb, "SPARSE_MIN_OUTPUTS", 1)  # every width through the index
+    x = pixels(rng, 300)
+    w = rng.standard_normal((N, 784)).astype(np.float32)
+    g = rng.standard_normal((300, N)).astype(np.float32)
+    assert nb._sparse_view(x) is not None  # this array does go through the CSR index
+    close(nb.matmul(x, w.T, 1 / 255), ref.matmul(x, w.T, 1 / 255), np.float32)      # X @ W.T
+    close(nb.matmul(x, w.T.copy()), ref.matmul(x, w.T.copy()), np.float32)          # X @ B
+    close(nb.matmul(g.T, x, 1 / 255), ref.matmul(g.T, x, 1 / 255), np.float32)      # G.T @ X
+    close(nb.matmul(x.T, g), ref.matmul(x.T, g), np.float32)                        # X.T @ G
+    close(nb.matmul(x, w.T.astype(np.float64)), ref.matmul(x, w.T.astype(np.float64)), np.float64)
+
+
+def test_sparse_row_ranges_use_the_whole_arrays_index(rng, small_sparse_threshold, monkeypatch):
+    monkeypatch.setattr(nb, "SPARSE_MIN_OUTPUTS", 1)
+    x = pixels(rng, 200)
+    w = rng.standard_normal((10, 784)).astype(np.float32)
+    part = x[50:120]  # a minibatch view, as narrow() gives
+    csr, first_row = nb._sparse_view(part)
+    assert first_row == 50 and len(csr.indptr) == 201
+    close(nb.matmul(part, w.T), ref.matmul(part, w.T), np.float32)
+    g = rng.standard_normal((70, 10)).astype(np.float32)
+    close(nb.matmul(g.T, part), ref.matmul(g.T, part), np.float32)
+
+
+def test_csr_index(rng):
+    x = pixels(rng, 50, cols=30, writeable=True)
+    csr = nb.build_csr(x)
+    dense = np.zeros_like(x)
+    for i in range(50):
+        for p in range(csr.indptr[i], csr.indptr[i + 1]):
+            dense[i, csr.indices[p]] = csr.values[p]
+    np.testing.assert_array_equal(dense, x)
+    assert csr.indptr[-1] == np.count_nonzero(x)
+
+
+def test_when_the_sparse_path_is_not_taken(rng, small_sparse_threshold):
+    assert nb._sparse_view(pixels(rng, 100, writeable=True)) is None     # could change under an index
+    assert nb._sparse_view(pixels(rng, 10)) is None                      # too small to pay off
+    dense = pixels(rng, 100, ink=0.9)
+    assert nb._sparse_view(dense) is None                                # too dense: marked, dense path
+    w = rng.standard_normal((10, 784)).astype(np.float32)
+    close(nb.matmul(dense, w.T), ref.matmul(dense, w.T), np.float32)
+
+
+def test_sparse_index_is_dropped_with_its_array(rng, small_sparse_threshold):
+    x = pixels(rng, 100)
+    nb._sparse_view(x)
+    key = id(x)
+    assert key in nb._csr_cache
+    del x
+    import gc
+    gc.collect()
+    assert key not in nb._csr_cache
+
+
 CONV_CASES = [  # B, C, H, W, kernel, stride, padding, input dtype
     (1, 1, 5, 5, 1, 1, 0, np.float64), (2, 3, 7, 6, 3, 1, 1, np.float64), (3, 2, 9, 9, 3, 2, 2, np.float32),
     (4 if NOJIT else 64, 1, 28, 28, 5, 1, 0, np.uint8),            # Candle's conv1 on a batch of pixels
@@ -168,6 +251,19 @@ def test_max_pool2d_keeps_nan():
     for k in (nb, ref):
         y, _ = k.max_pool2d(x, 2, 2)
         assert np.isnan(y[0, 0, 0, 0]) and y[0, 0, 0, 1] == 0
+
+
+@pytest.mark.parametrize("size", [1, 7, 5000 if NOJIT else 1_100_000])
+def test_adamw_update(size, rng):
+    p0, g = rng.standard_normal(size).astype(np.float32), rng.standard_normal(size).astype(np.float32)
+    m0, v0 = rng.standard_normal(size).astype(np.float32), rng.random(size).astype(np.float32)
+    results = []
+    for k in (nb, ref):
+        p, m, v = p0.copy(), m0.copy(), v0.copy()
+        k.adamw_update(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 0.01, 3)
+        results.append((p, m, v))
+    for a, b in zip(*results):
+        close(a, b, np.float32)
 
 
 @pytest.mark.skipif(NOJIT, reason="this is the test that starts the no-JIT run")

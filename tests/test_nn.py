@@ -161,7 +161,7 @@ def test_sgd_matches_a_numpy_reimplementation(momentum, weight_decay, nesterov, 
         np.testing.assert_allclose(p.numpy(), e, rtol=1e-12)
 
 
-def test_adamw_matches_a_numpy_reimplementation(rng):
+def test_adamw_matches_a_numpy_reimplementation(rng, backend):
     params = _params(rng, np.float64)
     expect = [p.numpy().copy() for p in params]
     grads = [[rng.standard_normal(p.shape) for p in params] for _ in range(6)]

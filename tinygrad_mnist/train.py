@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional, TextIO
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 from . import cli
 from .autograd import no_grad
 from .datasets import mnist
-from .models import MODELS
+from .models import IMAGE_DIM, MODELS
 from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, init, loss
 from .tensor import Tensor
 
@@ -78,6 +79,15 @@ def check_writable(path: str) -> None:
         os.unlink(probe)
     except OSError as err:
         raise CheckpointError(f"{path}: cannot write there: {err.strerror or err}") from None
+
+
+def warm_up(model: Module, varmap: VarMap) -> None:
+    """One forward and backward pass on two blank images: loads (or compiles) the kernels a
+    training step needs. Touches no weight and draws no random number (no dropout)."""
+    images = Tensor(np.zeros((2, IMAGE_DIM), np.uint8))
+    loss.cross_entropy(model(images), Tensor(np.zeros(2, np.uint8))).backward()
+    for v in varmap.all_vars():
+        v.grad = None
 
 
 def accuracy(model: Module, images: Tensor, labels: Tensor) -> float:
@@ -164,15 +174,19 @@ def run(args, out: Optional[TextIO] = None) -> int:
         except OSError as err:
             raise TrainingError(f"{args.metrics_out}: cannot write metrics: {err.strerror or err}") from None
 
-    data = mnist.load(args.local_mnist)
+    # Decompressing the data releases the GIL: do it while this thread loads the compiled kernels.
+    with ThreadPoolExecutor(1) as loader:
+        pending = loader.submit(mnist.load, args.local_mnist)
+        init.seed(args.seed)
+        varmap = VarMap()
+        model = MODELS[kind](VarBuilder.from_varmap(varmap))
+        warm_up(model, varmap)
+        data = pending.result()
     say(f"Train Images: {list(data.train_images.shape)}")
     say(f"Train Labels: {list(data.train_labels.shape)}")
     say(f"Test Images: {list(data.test_images.shape)}")
     say(f"Test Labels: {list(data.test_labels.shape)}")
 
-    init.seed(args.seed)
-    varmap = VarMap()
-    model = MODELS[kind](VarBuilder.from_varmap(varmap))
     if args.load_model_path:
         say(f"Loading model from {args.load_model_path}")
         varmap.load(args.load_model_path)

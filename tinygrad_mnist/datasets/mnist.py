@@ -59,6 +59,16 @@ def find_file(directory: str, name: str) -> str:
                        f"name {name.replace('-idx', '.idx')})")
 
 
+def _gunzip(data: bytes) -> bytes:
+    """Decompress into one buffer of the size the gzip trailer announces (gzip.decompress would
+    grow and join blocks, briefly holding the 47 MB of images twice)."""
+    size = int.from_bytes(data[-4:], "little")
+    out = zlib.decompress(data, 31, max(size, 1))
+    if len(out) != size:  # zlib stops after the first member; gzip joins them all
+        out = gzip.decompress(data)
+    return out
+
+
 def read_idx(path: str, ndim: int) -> np.ndarray:
     """The uint8 array stored in the idx file at `path` (gzip-compressed or not)."""
     try:
@@ -68,7 +78,7 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
         raise DatasetError(f"{path}: cannot read: {err.strerror or err}") from None
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
+            data = _gunzip(data)
         except (OSError, EOFError, zlib.error) as err:
             raise DatasetError(f"{path}: corrupt gzip data ({err})") from None
     expected_magic = 0x00000800 | ndim

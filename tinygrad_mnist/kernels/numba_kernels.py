@@ -1,13 +1,20 @@
 """numba kernels: the fast twins of `numpy_kernels.py`, same names and signatures.
 
 How they are built (the reasons are in docs/kernels.md):
-- Each kernel body works on a contiguous range of rows (`*_rows`). Small inputs
-  run it once on the calling thread; large ones run it from a `prange` over one
-  chunk per thread (`*_par`), so a thread owns its rows and, for reductions,
-  its own partial result. Partials are combined in chunk order, so the same
-  thread count gives the same bits.
+- Each kernel body is a plain compiled function over a contiguous range of
+  rows (`*_rows(..., lo, hi)`) that releases the GIL. Small inputs run it once
+  on the calling thread; large ones are split into one chunk per thread and run
+  on a small pool of Python threads (`_for_rows`). A reduction returns one
+  partial result per chunk, combined in chunk order: the same thread count
+  gives the same bits. Pool threads block when idle instead of spinning, so
+  they do not steal the cores BLAS is using.
 - Integer inputs (uint8 pixels) are converted one row at a time into a small
   float buffer, so the inner loops are pure float32 (or float64) and vectorise.
+- A large read-only uint8 array (a dataset's images) gets a CSR index of its
+  non-zero pixels the first time it is multiplied, kept as long as the array
+  lives: about a fifth of MNIST's pixels are ink, so products through the index
+  do a fifth of the work. Writable arrays could change under an index, so they
+  always take the dense path.
 - fastmath is limited to flags that keep NaN and Inf meaningful: a NaN going in
   comes out as a NaN.
 - Large float-by-float products go to BLAS through numpy, which is faster than
@@ -16,46 +23,102 @@ How they are built (the reasons are in docs/kernels.md):
 from __future__ import annotations
 
 import math
+import os
+import threading
 import warnings
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import numba
 import numpy as np
-from numba import prange
 
-from .numpy_kernels import result_dtype
+from .numpy_kernels import conv_out_size, result_dtype
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-# Below this many elements of work, waking the thread pool costs more than it saves.
-PARALLEL_MIN_WORK = 1 << 15
-# Float products at least this large on every side go to BLAS.
-BLAS_MIN_DIM = 32
+# Work is estimated as single-thread nanoseconds. Below half a millisecond, handing chunks to
+# other threads costs more than it saves: waking an idle thread takes 0.05 to 0.2 ms here.
+PARALLEL_MIN_WORK = 500_000
+NS_PER_FMA = 1 / 32   # the dense kernels run about 32 multiply-adds per ns on one core
+NS_PER_EXP = 3.0      # per element of the exp/log kernels
+NS_PER_COPY = 0.5     # per element moved by im2col, col2im, pooling, the CSR build
+# Float-by-float products with both output sides at least this large go to BLAS, whatever
+# their inner size (conv1's K = 25, the MLP's G @ W2 with K = 10: 1.2 ms against 3.6 ms).
+BLAS_MIN_DIM = 16
+# A read-only uint8 array with at least this many rows, and at most this fraction of
+# non-zero entries, is multiplied through a CSR index.
+SPARSE_MIN_ROWS = 4096
+SPARSE_MAX_DENSITY = 0.5
+# ...when the product is at least this wide: at 10 outputs the register-blocked dense kernel
+# wins (6 ms against 14 ms for MNIST's forward), at 100 the index does (45 ms against 65 ms).
+SPARSE_MIN_OUTPUTS = 32
 
 
-def _jit(parallel: bool = False, fastmath=FASTMATH):
+def _jit(fastmath=FASTMATH):
     def wrap(fn):
+        options = dict(fastmath=fastmath, nogil=True)
         try:
-            return numba.njit(cache=True, fastmath=fastmath, parallel=parallel)(fn)
+            return numba.njit(cache=True, **options)(fn)
         except RuntimeError as err:  # no writable cache directory anywhere
             warnings.warn(f"numba cannot cache compiled kernels ({err}); they will be "
                           "compiled on every run. Set NUMBA_CACHE_DIR to a writable directory.",
                           RuntimeWarning, stacklevel=2)
-            return numba.njit(cache=False, fastmath=fastmath, parallel=parallel)(fn)
+            return numba.njit(cache=False, **options)(fn)
     return wrap
 
 
-def _threads(work: int) -> int:
-    """How many chunks to split `work` elements into: 1 means run serially."""
-    return numba.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+# ---------------------------------------------------------------- threads
+
+_threads = max(1, min(numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1))
+_pool: Optional[ThreadPoolExecutor] = None
+_pool_lock = threading.Lock()
 
 
-@_jit()
-def _bounds(c, nchunks, n):
-    step = (n + nchunks - 1) // nchunks
-    lo = min(n, c * step)
-    return lo, min(n, lo + step)
+def set_num_threads(n: int) -> None:
+    """Use `n` threads (the calling one included) for large kernels."""
+    global _threads, _pool
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    with _pool_lock:
+        if _pool is not None and n != _threads:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _threads = n
 
 
-# ---------------------------------------------------------------- matmul
+def get_num_threads() -> int:
+    return _threads
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="tinygrad_mnist")
+        return _pool
+
+
+def _for_rows(kernel: Callable, n: int, work: float, *args) -> List:
+    """Run `kernel(*args, lo, hi)` over rows 0..n: at once, or in one chunk per thread when
+    `work` (estimated ns on one thread) is large. Returns each chunk's result, in chunk order."""
+    nchunks = min(_threads, n) if work >= PARALLEL_MIN_WORK else 1
+    if nchunks <= 1:
+        return [kernel(*args, 0, n)]
+    step = -(-n // nchunks)
+    bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+    futures = [_get_pool().submit(kernel, *args, lo, hi) for lo, hi in bounds[1:]]
+    first = kernel(*args, *bounds[0])  # the calling thread takes a chunk too
+    return [first] + [f.result() for f in futures]
+
+
+def _sum_in_order(parts: List[np.ndarray]) -> np.ndarray:
+    total = parts[0]
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+# ---------------------------------------------------------------- dense matmul
 # Three layouts cover a product and both its gradient products:
 #   nt: a[M,K] @ b[N,K].T   (Linear forward; G @ B.T)   dot products of two contiguous rows
 #   tn: a[K,M].T @ b[K,N]   (A.T @ G, dW = G.T @ X)      one axpy per (row, m), partial per thread
@@ -72,43 +135,69 @@ def _load_rows(src, first, count, buf):
 
 @_jit()
 def _nt_rows(a, b, scale, out, lo, hi):
-    # Four rows of `a` share each load of a row of `b`: 5 loads per 4 FMAs, not 2 per 1.
-    K, N = a.shape[1], b.shape[0]
-    buf = np.empty((4, K), dtype=out.dtype)
-    i = lo
-    while i + 4 <= hi:
-        _load_rows(a, i, 4, buf)
-        for j in range(N):
-            a0 = a1 = a2 = a3 = out.dtype.type(0)
+    # Two rows of `a` against ten rows of `b` at a time, the twenty sums held in registers and
+    # vectorised along K: 12 loads per 20 FMAs. `b` has a multiple of ten rows (zero-padded).
+    K, NP, N = a.shape[1], b.shape[0], out.shape[1]
+    buf = np.zeros((2, K), dtype=out.dtype)
+    res = np.empty((2, NP), dtype=out.dtype)
+    for i in range(lo, hi, 2):
+        rows = min(2, hi - i)
+        _load_rows(a, i, rows, buf)  # a lone last row leaves buf[1] stale: its sums are dropped
+        for j in range(0, NP, 10):
+            p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = p8 = p9 = q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = q8 = q9 = out.dtype.type(0)
             for k in range(K):
-                w = b[j, k]
-                a0 += buf[0, k] * w
-                a1 += buf[1, k] * w
-                a2 += buf[2, k] * w
-                a3 += buf[3, k] * w
-            out[i, j], out[i + 1, j], out[i + 2, j], out[i + 3, j] = a0 * scale, a1 * scale, a2 * scale, a3 * scale
-        i += 4
-    for i in range(i, hi):
-        _load_rows(a, i, 1, buf)
-        for j in range(N):
-            acc = out.dtype.type(0)
-            for k in range(K):
-                acc += buf[0, k] * b[j, k]
-            out[i, j] = acc * scale
-
-
-@_jit(parallel=True)
-def _nt_par(a, b, scale, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, a.shape[0])
-        _nt_rows(a, b, scale, out, lo, hi)
+                x, y = buf[0, k], buf[1, k]
+                w = b[j + 0, k]
+                p0 += x * w
+                q0 += y * w
+                w = b[j + 1, k]
+                p1 += x * w
+                q1 += y * w
+                w = b[j + 2, k]
+                p2 += x * w
+                q2 += y * w
+                w = b[j + 3, k]
+                p3 += x * w
+                q3 += y * w
+                w = b[j + 4, k]
+                p4 += x * w
+                q4 += y * w
+                w = b[j + 5, k]
+                p5 += x * w
+                q5 += y * w
+                w = b[j + 6, k]
+                p6 += x * w
+                q6 += y * w
+                w = b[j + 7, k]
+                p7 += x * w
+                q7 += y * w
+                w = b[j + 8, k]
+                p8 += x * w
+                q8 += y * w
+                w = b[j + 9, k]
+                p9 += x * w
+                q9 += y * w
+            res[0, j + 0], res[1, j + 0] = p0, q0
+            res[0, j + 1], res[1, j + 1] = p1, q1
+            res[0, j + 2], res[1, j + 2] = p2, q2
+            res[0, j + 3], res[1, j + 3] = p3, q3
+            res[0, j + 4], res[1, j + 4] = p4, q4
+            res[0, j + 5], res[1, j + 5] = p5, q5
+            res[0, j + 6], res[1, j + 6] = p6, q6
+            res[0, j + 7], res[1, j + 7] = p7, q7
+            res[0, j + 8], res[1, j + 8] = p8, q8
+            res[0, j + 9], res[1, j + 9] = p9, q9
+        for r in range(rows):
+            for n in range(N):
+                out[i + r, n] = res[r, n] * scale
 
 
 @_jit()
-def _tn_rows(a, b, out, lo, hi):
-    # out += a[lo:hi].T @ b[lo:hi], four rows at a time: one load and store of `out` per 4 FMAs.
+def _tn_rows(a, b, dtype_of, lo, hi):
+    # a[lo:hi].T @ b[lo:hi], four rows at a time: one load and store of the partial per 4 FMAs.
     M, N = a.shape[1], b.shape[1]
-    buf = np.empty((4, N), dtype=out.dtype)
+    out = np.zeros((M, N), dtype=dtype_of.dtype)
+    buf = np.empty((4, N), dtype=dtype_of.dtype)
     k = lo
     while k + 4 <= hi:
         _load_rows(b, k, 4, buf)
@@ -124,14 +213,7 @@ def _tn_rows(a, b, out, lo, hi):
             g = out.dtype.type(a[k, m])
             for n in range(N):
                 out[m, n] += g * buf[0, n]
-
-
-@_jit(parallel=True)
-def _tn_par(a, b, partial):
-    nchunks = partial.shape[0]
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, a.shape[0])
-        _tn_rows(a, b, partial[c], lo, hi)
+    return out
 
 
 @_jit()
@@ -144,12 +226,128 @@ def _nn_rows(a, b, out, lo, hi):
                 out[i, n] += aik * b[k, n]
 
 
-@_jit(parallel=True)
-def _nn_par(a, b, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, a.shape[0])
-        _nn_rows(a, b, out, lo, hi)
+# ---------------------------------------------------------------- sparse (CSR) matmul
 
+class CSR(NamedTuple):
+    indptr: np.ndarray   # int64 [rows + 1]
+    indices: np.ndarray  # uint16 column of each non-zero
+    values: np.ndarray   # uint8 value of each non-zero
+
+
+@_jit()
+def _count_rows(x, lo, hi):
+    counts = np.zeros(hi - lo, dtype=np.int64)
+    for i in range(lo, hi):
+        c = 0
+        for k in range(x.shape[1]):
+            if x[i, k] != 0:
+                c += 1
+        counts[i - lo] = c
+    return counts
+
+
+@_jit()
+def _fill_rows(x, indptr, indices, values, lo, hi):
+    for i in range(lo, hi):
+        p = indptr[i]
+        for k in range(x.shape[1]):
+            if x[i, k] != 0:
+                indices[p] = k
+                values[p] = x[i, k]
+                p += 1
+
+
+def build_csr(x: np.ndarray) -> CSR:
+    """The CSR index of a 2-D uint8 array (at most 65,536 columns)."""
+    counts = np.concatenate(_for_rows(_count_rows, x.shape[0], x.size * NS_PER_COPY, x))
+    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices, values = np.empty(indptr[-1], np.uint16), np.empty(indptr[-1], np.uint8)
+    _for_rows(_fill_rows, x.shape[0], x.size * NS_PER_COPY, x, indptr, indices, values)
+    return CSR(indptr, indices, values)
+
+
+_csr_cache: dict = {}  # id(root array) -> (weakref to it, CSR or None when too dense)
+
+
+def _sparse_view(x: np.ndarray) -> Optional[Tuple[CSR, int]]:
+    """The CSR index of the read-only array `x` is a row range of, and its first row there."""
+    if x.dtype != np.uint8 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[1] > 65536:
+        return None
+    root = x
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if root.flags.writeable or not root.flags.c_contiguous or root.size < SPARSE_MIN_ROWS * x.shape[1]:
+        return None
+    offset = x.ctypes.data - root.ctypes.data
+    if root.size % x.shape[1] or offset % x.shape[1]:
+        return None
+    entry = _csr_cache.get(id(root))
+    if entry is None or entry[0]() is not root:
+        rows = root.reshape(-1, x.shape[1])
+        csr = build_csr(rows)
+        if len(csr.values) > SPARSE_MAX_DENSITY * rows.size:
+            csr = None
+        entry = (weakref.ref(root, lambda _, key=id(root): _csr_cache.pop(key, None)), csr)
+        _csr_cache[id(root)] = entry
+    return None if entry[1] is None else (entry[1], offset // x.shape[1])
+
+
+@_jit()
+def _csr_nn_rows(indptr, indices, values, row0, b, scale, out, lo, hi):
+    # out[i] = scale · Σ_p values[p] · b[indices[p]] over the non-zeros p of row row0 + i,
+    # four non-zeros per pass: one load and store of the accumulator per four FMAs.
+    N = b.shape[1]
+    acc = np.empty(N, dtype=out.dtype)
+    for i in range(lo, hi):
+        acc[:] = 0
+        p, stop = indptr[row0 + i], indptr[row0 + i + 1]
+        while p + 4 <= stop:
+            v0, v1 = out.dtype.type(values[p]), out.dtype.type(values[p + 1])
+            v2, v3 = out.dtype.type(values[p + 2]), out.dtype.type(values[p + 3])
+            k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+            for n in range(N):
+                acc[n] += (v0 * b[k0, n] + v1 * b[k1, n]) + (v2 * b[k2, n] + v3 * b[k3, n])
+            p += 4
+        for p in range(p, stop):
+            v, k = out.dtype.type(values[p]), indices[p]
+            for n in range(N):
+                acc[n] += v * b[k, n]
+        for n in range(N):
+            out[i, n] = acc[n] * scale
+
+
+@_jit()
+def _csr_tn_rows(indptr, indices, values, row0, g, cols, lo, hi):
+    # x[lo:hi].T @ g[lo:hi] for the sparse x: each non-zero adds a scaled row of g to row indices[p].
+    out = np.zeros((cols, g.shape[1]), dtype=g.dtype)
+    for k in range(lo, hi):
+        for p in range(indptr[row0 + k], indptr[row0 + k + 1]):
+            v = out.dtype.type(values[p])
+            n = indices[p]
+            for m in range(g.shape[1]):
+                out[n, m] += v * g[k, m]
+    return out
+
+
+def _sparse_matmul(sx: Tuple[CSR, int], rows: int, b: np.ndarray, s) -> np.ndarray:
+    """x @ b for the sparse x (rows × K) and a dense b [K, N]."""
+    (csr, row0), b = sx, np.ascontiguousarray(b)
+    out = np.empty((rows, b.shape[1]), dtype=b.dtype)
+    work = (int(csr.indptr[row0 + rows]) - int(csr.indptr[row0])) * b.shape[1] * NS_PER_FMA * 4
+    _for_rows(_csr_nn_rows, rows, work, csr.indptr, csr.indices, csr.values, row0, b, s, out)
+    return out
+
+
+def _sparse_t_matmul(sx: Tuple[CSR, int], cols: int, g: np.ndarray) -> np.ndarray:
+    """x.T @ g for the sparse x (rows × cols) and a dense g [rows, M]."""
+    (csr, row0), g = sx, np.ascontiguousarray(g)
+    work = (int(csr.indptr[row0 + len(g)]) - int(csr.indptr[row0])) * g.shape[1] * NS_PER_FMA * 4
+    parts = _for_rows(_csr_tn_rows, len(g), work, csr.indptr, csr.indices, csr.values, row0, g, cols)
+    return _sum_in_order(parts)
+
+
+# ---------------------------------------------------------------- matmul
 
 def _operand(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """uint8 stays uint8 (converted row by row inside the kernel); the rest becomes `dtype`."""
@@ -160,36 +358,35 @@ def matmul(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """`scale * (a @ b)` for 2-D arrays of any layout (a may be uint8)."""
     dtype = result_dtype(a, b)
     (M, K), N = a.shape, b.shape[1]
-    if a.dtype == b.dtype == dtype and min(M, N, K) >= BLAS_MIN_DIM:
+    if a.dtype == b.dtype == dtype and min(M, N) >= BLAS_MIN_DIM:
         out = a @ b
         if scale != 1.0:
             out *= dtype.type(scale)
         return out
     a, b = _operand(a, dtype), _operand(b, dtype)
     s = dtype.type(scale)
-    nchunks = _threads(M * N * K // 8)
-    if b.T.flags.c_contiguous and a.flags.c_contiguous:
+    wide = N >= SPARSE_MIN_OUTPUTS
+    if wide and a.dtype == np.uint8 and (sx := _sparse_view(a)) is not None:          # X @ B
+        return _sparse_matmul(sx, M, b.astype(dtype, copy=False), s)
+    if wide and a.dtype == np.uint8 and (sx := _sparse_view(a.T)) is not None:        # X.T @ G
+        out = _sparse_t_matmul(sx, M, b.astype(dtype, copy=False))
+    elif M >= SPARSE_MIN_OUTPUTS and b.dtype == np.uint8 and (sx := _sparse_view(b)) is not None:
+        out = np.ascontiguousarray(_sparse_t_matmul(sx, N, a.T.astype(dtype, copy=False)).T)  # G.T @ X
+    elif b.T.flags.c_contiguous and a.flags.c_contiguous:
+        bt = b.T
+        if N % 10:  # the kernel takes rows of b.T ten at a time
+            bt = np.zeros((N + 10 - N % 10, K), dtype)
+            bt[:N] = b.T
         out = np.empty((M, N), dtype)
-        if nchunks > 1:
-            _nt_par(a, b.T, s, out, nchunks)
-        else:
-            _nt_rows(a, b.T, s, out, 0, M)
+        _for_rows(_nt_rows, M, M * N * K * NS_PER_FMA, a, bt, s, out)
         return out
-    if a.T.flags.c_contiguous:
+    elif a.T.flags.c_contiguous:
         b = np.ascontiguousarray(b)
-        partial = np.zeros((min(nchunks, K), M, N), dtype)
-        if partial.shape[0] > 1:
-            _tn_par(a.T, b, partial)
-        else:
-            _tn_rows(a.T, b, partial[0], 0, K)
-        out = partial.sum(axis=0) if partial.shape[0] > 1 else partial[0]
+        out = _sum_in_order(_for_rows(_tn_rows, K, M * N * K * NS_PER_FMA, a.T, b, np.empty(0, dtype)))
     else:
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b, dtype=dtype)
         out = np.zeros((M, N), dtype)
-        if nchunks > 1:
-            _nn_par(a, b, out, nchunks)
-        else:
-            _nn_rows(a, b, out, 0, M)
+        _for_rows(_nn_rows, M, M * N * K * NS_PER_FMA, a, b, out)
     if scale != 1.0:
         out *= s
     return out
@@ -213,22 +410,11 @@ def _log_softmax_rows(x, out, lo, hi):
             out[i, c] = (x[i, c] - m) - log_s
 
 
-@_jit(parallel=True)
-def _log_softmax_par(x, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, x.shape[0])
-        _log_softmax_rows(x, out, lo, hi)
-
-
 def log_softmax(x: np.ndarray) -> np.ndarray:
     """`x - logsumexp(x)` along the last axis of a 2-D array, shifted by the row max."""
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
-    nchunks = _threads(x.size)
-    if nchunks > 1:
-        _log_softmax_par(x, out, nchunks)
-    else:
-        _log_softmax_rows(x, out, 0, x.shape[0])
+    _for_rows(_log_softmax_rows, x.shape[0], x.size * NS_PER_EXP, x, out)
     return out
 
 
@@ -243,22 +429,11 @@ def _log_softmax_backward_rows(grad, y, out, lo, hi):
             out[i, c] = grad[i, c] - math.exp(y[i, c]) * s
 
 
-@_jit(parallel=True)
-def _log_softmax_backward_par(grad, y, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, y.shape[0])
-        _log_softmax_backward_rows(grad, y, out, lo, hi)
-
-
 def log_softmax_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
     """d/dx of log_softmax given its output y: `grad - softmax * grad.sum(row)`."""
     grad, y = np.ascontiguousarray(grad, dtype=y.dtype), np.ascontiguousarray(y)
     out = np.empty_like(y)
-    nchunks = _threads(y.size)
-    if nchunks > 1:
-        _log_softmax_backward_par(grad, y, out, nchunks)
-    else:
-        _log_softmax_backward_rows(grad, y, out, 0, y.shape[0])
+    _for_rows(_log_softmax_backward_rows, y.shape[0], y.size * NS_PER_EXP, grad, y, out)
     return out
 
 
@@ -272,27 +447,13 @@ def _nll_rows(log_probs, targets, lo, hi):
     return s
 
 
-@_jit(parallel=True)
-def _nll_par(log_probs, targets, partial):
-    nchunks = partial.shape[0]
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, log_probs.shape[0])
-        partial[c] = _nll_rows(log_probs, targets, lo, hi)
-
-
 def nll(log_probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Mean over rows of `-log_probs[i, targets[i]]`, as a 0-d array."""
     log_probs, targets = np.ascontiguousarray(log_probs), np.ascontiguousarray(targets)
     n = log_probs.shape[0]
-    nchunks = _threads(n * 8)
-    if nchunks > 1:
-        partial = np.zeros(nchunks)
-        _nll_par(log_probs, targets, partial)
-        total = 0.0
-        for p in partial:  # in chunk order: same threads, same bits
-            total += p
-    else:
-        total = _nll_rows(log_probs, targets, 0, n)
+    total = 0.0
+    for part in _for_rows(_nll_rows, n, n * NS_PER_COPY, log_probs, targets):  # in chunk order: same bits
+        total += part
     return np.asarray(total / n, dtype=log_probs.dtype)
 
 
@@ -320,31 +481,18 @@ def _softmax_nll_backward_rows(scale, targets, log_probs, out, lo, hi):
             out[i, c] *= scale
 
 
-@_jit(parallel=True)
-def _softmax_nll_backward_par(scale, targets, log_probs, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, log_probs.shape[0])
-        _softmax_nll_backward_rows(scale, targets, log_probs, out, lo, hi)
-
-
 def softmax_nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
     """d nll(log_softmax(x)) / dx = `grad * (softmax - onehot) / N`, from log_softmax's output."""
     log_probs, targets = np.ascontiguousarray(log_probs), np.ascontiguousarray(targets)
     out = np.empty_like(log_probs)
     scale = log_probs.dtype.type(grad / log_probs.shape[0])
-    nchunks = _threads(log_probs.size)
-    if nchunks > 1:
-        _softmax_nll_backward_par(scale, targets, log_probs, out, nchunks)
-    else:
-        _softmax_nll_backward_rows(scale, targets, log_probs, out, 0, log_probs.shape[0])
+    _for_rows(_softmax_nll_backward_rows, log_probs.shape[0], log_probs.size * NS_PER_EXP, scale, targets,
+              log_probs, out)
     return out
 
 
 # ---------------------------------------------------------------- convolution and pooling (NCHW)
 # Parallel over images: each thread writes only its own images' rows or planes.
-
-from .numpy_kernels import conv_out_size  # noqa: E402  (shared shape arithmetic)
-
 
 @_jit()
 def _im2col_images(x, kh, kw, stride, padding, scale, out, lo, hi):
@@ -355,24 +503,19 @@ def _im2col_images(x, kh, kw, stride, padding, scale, out, lo, hi):
         for oh in range(OH):
             for ow in range(OW):
                 r = (b * OH + oh) * OW + ow
-                col = 0
+                w0 = ow * stride - padding
                 for c in range(C):
+                    plane = x[b, c]
                     for i in range(kh):
                         h = oh * stride - padding + i
-                        for j in range(kw):
-                            w = ow * stride - padding + j
-                            if 0 <= h < H and 0 <= w < W:
-                                out[r, col] = out.dtype.type(x[b, c, h, w]) * scale
-                            else:
-                                out[r, col] = zero
-                            col += 1
-
-
-@_jit(parallel=True)
-def _im2col_par(x, kh, kw, stride, padding, scale, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, x.shape[0])
-        _im2col_images(x, kh, kw, stride, padding, scale, out, lo, hi)
+                        col = (c * kh + i) * kw
+                        if h < 0 or h >= H:
+                            for j in range(kw):
+                                out[r, col + j] = zero
+                        else:
+                            for j in range(kw):
+                                w = w0 + j
+                                out[r, col + j] = out.dtype.type(plane[h, w]) * scale if 0 <= w < W else zero
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype, scale: float = 1.0) -> np.ndarray:
@@ -382,11 +525,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype, sc
     OH, OW = conv_out_size(H, kh, stride, padding), conv_out_size(W, kw, stride, padding)
     out = np.empty((B * OH * OW, C * kh * kw), dtype=dtype)
     s = out.dtype.type(scale)
-    nchunks = min(_threads(out.size), B)
-    if nchunks > 1:
-        _im2col_par(x, kh, kw, stride, padding, s, out, nchunks)
-    else:
-        _im2col_images(x, kh, kw, stride, padding, s, out, 0, B)
+    _for_rows(_im2col_images, B, out.size * NS_PER_COPY, x, kh, kw, stride, padding, s, out)
     return out
 
 
@@ -398,33 +537,23 @@ def _col2im_images(cols, kh, kw, stride, padding, out, lo, hi):
         for oh in range(OH):
             for ow in range(OW):
                 r = (b * OH + oh) * OW + ow
-                col = 0
+                w0 = ow * stride - padding
                 for c in range(C):
+                    plane = out[b, c]
                     for i in range(kh):
                         h = oh * stride - padding + i
-                        for j in range(kw):
-                            w = ow * stride - padding + j
-                            if 0 <= h < H and 0 <= w < W:
-                                out[b, c, h, w] += cols[r, col]
-                            col += 1
-
-
-@_jit(parallel=True)
-def _col2im_par(cols, kh, kw, stride, padding, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, out.shape[0])
-        _col2im_images(cols, kh, kw, stride, padding, out, lo, hi)
+                        if 0 <= h < H:
+                            col = (c * kh + i) * kw
+                            for j in range(kw):
+                                if 0 <= w0 + j < W:
+                                    plane[h, w0 + j] += cols[r, col + j]
 
 
 def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
     """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
     cols = np.ascontiguousarray(cols)
     out = np.zeros(shape, dtype=cols.dtype)
-    nchunks = min(_threads(cols.size), shape[0])
-    if nchunks > 1:
-        _col2im_par(cols, kh, kw, stride, padding, out, nchunks)
-    else:
-        _col2im_images(cols, kh, kw, stride, padding, out, 0, shape[0])
+    _for_rows(_col2im_images, shape[0], cols.size * NS_PER_COPY, cols, kh, kw, stride, padding, out)
     return out
 
 
@@ -434,24 +563,22 @@ def _max_pool_images(x, k, stride, out, index, lo, hi):
     OH, OW = out.shape[2], out.shape[3]
     for b in range(lo, hi):
         for c in range(C):
+            plane, o, ix = x[b, c], out[b, c], index[b, c]
             for oh in range(OH):
+                h0 = oh * stride
                 for ow in range(OW):
-                    h0, w0 = oh * stride, ow * stride
-                    m, at = x[b, c, h0, w0], h0 * W + w0
+                    w0 = ow * stride
+                    m, at = plane[h0, w0], h0 * W + w0
                     for i in range(k):
                         for j in range(k):
-                            v = x[b, c, h0 + i, w0 + j]
-                            if v > m or (v != v and m == m):  # first maximum wins; a NaN wins
-                                m, at = v, (h0 + i) * W + w0 + j
-                    out[b, c, oh, ow] = m
-                    index[b, c, oh, ow] = at
-
-
-@_jit(parallel=True)
-def _max_pool_par(x, k, stride, out, index, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, x.shape[0])
-        _max_pool_images(x, k, stride, out, index, lo, hi)
+                            v = plane[h0 + i, w0 + j]
+                            # first maximum wins, a NaN wins; selects, not branches: the
+                            # comparisons are data-dependent and would mispredict half the time
+                            take = (v > m) | ((v != v) & (m == m))
+                            m = v if take else m
+                            at = (h0 + i) * W + w0 + j if take else at
+                    o[oh, ow] = m
+                    ix[oh, ow] = at
 
 
 def max_pool2d(x: np.ndarray, k: int, stride: int):
@@ -460,11 +587,7 @@ def max_pool2d(x: np.ndarray, k: int, stride: int):
     B, C, H, W = x.shape
     shape = (B, C, conv_out_size(H, k, stride, 0), conv_out_size(W, k, stride, 0))
     out, index = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
-    nchunks = min(_threads(x.size), B)
-    if nchunks > 1:
-        _max_pool_par(x, k, stride, out, index, nchunks)
-    else:
-        _max_pool_images(x, k, stride, out, index, 0, B)
+    _for_rows(_max_pool_images, B, x.size * NS_PER_COPY, x, k, stride, out, index)
     return out, index
 
 
@@ -477,21 +600,34 @@ def _max_pool_backward_images(grad, index, out, lo, hi):
                     out[b, c, index[b, c, oh, ow]] += grad[b, c, oh, ow]
 
 
-@_jit(parallel=True)
-def _max_pool_backward_par(grad, index, out, nchunks):
-    for c in prange(nchunks):
-        lo, hi = _bounds(c, nchunks, grad.shape[0])
-        _max_pool_backward_images(grad, index, out, lo, hi)
-
-
 def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:
     """Route each window's gradient to its maximum (summed where windows overlap)."""
     grad = np.ascontiguousarray(grad)
     B, C, H, W = shape
     out = np.zeros((B, C, H * W), dtype=grad.dtype)
-    nchunks = min(_threads(out.size), B)
-    if nchunks > 1:
-        _max_pool_backward_par(grad, index, out, nchunks)
-    else:
-        _max_pool_backward_images(grad, index, out, 0, B)
+    _for_rows(_max_pool_backward_images, B, out.size * NS_PER_COPY, grad, index, out)
     return out.reshape(shape)
+
+
+# ---------------------------------------------------------------- optimizer update
+
+@_jit()
+def _adamw_rows(p, g, m, v, decay, b1, b2, m_scale, v_scale, eps, lo, hi):
+    # One pass over the four arrays instead of numpy's ten.
+    one = p.dtype.type(1)
+    for i in range(lo, hi):
+        gi = g[i]
+        mi = b1 * m[i] + (one - b1) * gi
+        vi = b2 * v[i] + (one - b2) * gi * gi
+        m[i], v[i] = mi, vi
+        p[i] = p[i] * decay - m_scale * mi / (math.sqrt(vi * v_scale) + eps)
+
+
+def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float, beta1: float,
+                 beta2: float, eps: float, weight_decay: float, step: int) -> None:
+    """One AdamW step in place (PyTorch's rule): decay p, update the moments m and v,
+    then p -= lr · m̂ / (√v̂ + eps) with the bias corrections of step `step`."""
+    t = param.dtype.type
+    flat = [x.reshape(-1) for x in (param, np.ascontiguousarray(grad, dtype=param.dtype), m, v)]
+    _for_rows(_adamw_rows, param.size, param.size * NS_PER_EXP, *flat, t(1.0 - lr * weight_decay), t(beta1),
+              t(beta2), t(lr / (1.0 - beta1 ** step)), t(1.0 / (1.0 - beta2 ** step)), t(eps))

@@ -109,3 +109,19 @@ def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np
     bc = np.arange(B * C)[:, None]
     np.add.at(out.reshape(B * C, H * W), (bc, index.reshape(B * C, -1)), grad.reshape(B * C, -1))
     return out.reshape(shape)
+
+
+# ---------------------------------------------------------------- optimizer update
+
+def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float, beta1: float,
+                 beta2: float, eps: float, weight_decay: float, step: int) -> None:
+    """One AdamW step in place (PyTorch's rule): decay p, update the moments m and v,
+    then p -= lr · m̂ / (√v̂ + eps) with the bias corrections of step `step`."""
+    t = param.dtype.type
+    param *= t(1.0 - lr * weight_decay)
+    m *= t(beta1)
+    m += t(1.0 - beta1) * grad
+    v *= t(beta2)
+    v += t(1.0 - beta2) * (grad * grad)
+    v_hat = v / t(1.0 - beta2 ** step)
+    param -= t(lr / (1.0 - beta1 ** step)) * m / (np.sqrt(v_hat) + t(eps))

@@ -9,6 +9,7 @@ from typing import Iterable, List
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import Tensor
 
 
@@ -103,14 +104,5 @@ class AdamW(Optimizer):
         super().step()
 
     def _update(self, i, param, grad):
-        t = param.dtype.type
-        b1, b2, lr = self.beta1, self.beta2, self._lr
-        m, v = self._m[i], self._v[i]
-        param *= t(1.0 - lr * self.weight_decay)
-        m *= t(b1)
-        m += t(1.0 - b1) * grad
-        v *= t(b2)
-        v += t(1.0 - b2) * (grad * grad)
-        m_hat_scale = t(lr / (1.0 - b1 ** self.step_count))
-        v_hat = v / t(1.0 - b2 ** self.step_count)
-        param -= m_hat_scale * m / (np.sqrt(v_hat) + t(self.eps))
+        kernels.impl.adamw_update(param, grad, self._m[i], self._v[i], self._lr, self.beta1, self.beta2,
+                                  self.eps, self.weight_decay, self.step_count)
