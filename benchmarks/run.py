@@ -13,6 +13,8 @@ appear when torch is importable (`pip install -e '.[bench]'`).
 """
 from __future__ import annotations
 
+import tinygrad_mnist  # noqa: F401  first: it shortens OpenBLAS's spin before numpy loads it
+
 import argparse
 import json
 import os
@@ -66,7 +68,6 @@ def compare(impls: Dict[str, Callable[[], object]], repeats: int, rounds: int) -
 
 def machine() -> Dict[str, str]:
     import numba
-    numba_kernels.log_softmax(np.zeros((1 << 16, 2), np.float32))  # start the pool: reports its layer
     cpu = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -75,14 +76,15 @@ def machine() -> Dict[str, str]:
         pass
     info = {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
-            "numba threads": f"{numba.get_num_threads()} ({numba.threading_layer()} layer)"}
+            "kernel threads": f"{numba_kernels.get_num_threads()} (tinygrad_mnist's pool)"}
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version', '')} {p.get('architecture', '')}, "
                                  f"{p['num_threads']} threads" for p in threadpool_info())
     except ImportError:
         info["blas"] = "(install threadpoolctl to report)"
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for var in ("OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
         if var in os.environ:
             info[var] = os.environ[var]
     info["torch"] = f"{torch.__version__}, {torch.get_num_threads()} threads" if torch else "not installed"
@@ -143,7 +145,7 @@ def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str =
         with kernels.use(backend):
             loss = train.train_epoch(model, opt, data, batch_size, 1, stop, False)
             if evaluate:
-                train.accuracy(model, data.test_images, data.test_labels)
+                train.accuracy(model, data.test_images, data.test_labels, train.EVAL_BATCH.get(kind))
         return loss
     return epoch
 

@@ -12,11 +12,10 @@ from typing import Optional, TextIO
 import numpy as np
 
 from . import cli
-from .autograd import no_grad
 from .datasets import mnist
 from .models import MODELS
 from .nn import CheckpointError, VarBuilder, VarMap, checkpoint
-from .train import EVAL_BATCH, run_command, set_threads
+from .train import EVAL_BATCH, predict, run_command, set_threads
 
 SHADES = " .:-=+*#%@"  # darkest pixel last
 
@@ -36,15 +35,6 @@ def model_kind(path: str, requested: str | None) -> str:
     if kind not in MODELS:
         raise CheckpointError(f"{path}: the metadata does not say which model this is; pass --model")
     return kind
-
-
-def predict(model, images) -> np.ndarray:
-    out = []
-    with no_grad():
-        for start in range(0, len(images), EVAL_BATCH):
-            n = min(EVAL_BATCH, len(images) - start)
-            out.append(model(images.narrow(0, start, n)).argmax(axis=1).numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def report(labels: np.ndarray, predicted: np.ndarray, out: TextIO) -> None:
@@ -73,7 +63,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
     model = MODELS[kind](VarBuilder.from_varmap(varmap))
     varmap.load(args.load_model_path)
     labels = data.test_labels.numpy().astype(np.int64)
-    predicted = predict(model, data.test_images)
+    predicted = predict(model, data.test_images, EVAL_BATCH.get(kind))
     print(f"Model: {kind} from {args.load_model_path}", file=out)
     report(labels, predicted, out)
     wrong = np.flatnonzero(predicted != labels)[:args.show_errors]
