@@ -6,9 +6,12 @@
 
 Every comparison is taken in the same run, implementations alternating over
 several rounds, each figure the median of its timed runs after a warm-up.
-On a 2-core machine the thread pools of numba, OpenBLAS and PyTorch keep
-spinning for a moment after a call and slow whichever runs next, so each
-implementation's turn starts with a pause and a warm-up call. PyTorch columns
+On a 2-core machine the thread pools of OpenBLAS and PyTorch keep spinning for
+a moment after a call and slow whichever runs next, so each implementation's
+turn starts with a pause. Then it warms up for half a second of its own calls:
+on the virtual machines this was measured on, a thread woken after a long idle
+stays slow to wake (about 2x on a 1 ms kernel) until the vCPUs have been busy
+for a while, and a single warm-up call does not undo that. PyTorch columns
 appear when torch is importable (`pip install -e '.[bench]'`).
 """
 from __future__ import annotations
@@ -43,12 +46,16 @@ from tinygrad_mnist.kernels import numba_kernels, numpy_kernels  # noqa: E402
 from tinygrad_mnist.models import MODELS  # noqa: E402
 from tinygrad_mnist.nn import SGD, AdamW, VarBuilder, VarMap, init  # noqa: E402
 
-PAUSE = 0.25  # seconds between implementations: lets spinning thread pools (OpenMP, BLAS) go idle
+PAUSE = 0.25   # seconds between implementations: lets spinning thread pools (OpenMP, BLAS) go idle
+WARM_UP = 0.5  # seconds of an implementation's own calls before it is timed (see the docstring)
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:
     time.sleep(PAUSE)  # let the previous implementation's threads go idle...
-    fn()  # ...and wake ours (and compile, the first time)
+    end = time.perf_counter() + WARM_UP
+    fn()  # ...then wake ours (and compile, the first time) and keep them busy a while
+    while time.perf_counter() < end:
+        fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -249,7 +256,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one repeat of everything: a smoke test")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
+    global WARM_UP
     repeats, rounds = (1, 1) if args.quick else (5, 3)
+    if args.quick:
+        WARM_UP = 0.0
     started = time.perf_counter()
     info = machine()
     print("# tinygrad_mnist benchmarks" + (" (--quick: one repeat, not a measurement)" if args.quick else ""))
