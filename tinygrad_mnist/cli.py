@@ -73,6 +73,9 @@ def train_parser():
                         help="append one JSON object per epoch to FILE "
                              "(epoch, train_loss, test_acc, seconds, learning_rate)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--graph", metavar="FILE",
+                        help="write the computation graph of one training step (Graphviz DOT, with the "
+                             "parameters' gradient norms) to FILE and exit without training")
     return parser
 
 

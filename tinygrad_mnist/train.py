@@ -30,6 +30,7 @@ from .datasets import mnist
 from .models import IMAGE_DIM, MODELS
 from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, init, loss
 from .tensor import Tensor
+from .viz import to_dot
 
 # Test images per forward pass. Only the CNN needs chunks (its im2col buffers for 10,000
 # images would take 600 MB); the other models evaluate in one pass, which parallelises.
@@ -160,6 +161,20 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
     return total / len(batches)
 
 
+def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
+    """The DOT graph of one training step's loss on the first batch, after its backward pass."""
+    xs, ys = data.train_images.narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
+    step_loss = loss.cross_entropy(model(xs, train=True), ys)
+    step_loss.backward()
+    try:
+        with open(path, "w") as f:
+            f.write(to_dot(step_loss, show_grad=True))
+    except OSError as err:
+        raise TrainingError(f"{path}: cannot write the graph: {err.strerror or err}") from None
+    say(f"Wrote the graph of one training step to {path}")
+    return 0
+
+
 def run(args, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     kind = args.model or "linear"
@@ -197,6 +212,8 @@ def run(args, out: Optional[TextIO] = None) -> int:
     if args.load_model_path:
         say(f"Loading model from {args.load_model_path}")
         varmap.load(args.load_model_path)
+    if args.graph:
+        return write_graph(args.graph, model, data, min(batch_size, len(data.train_images)), say)
     optimizer = (SGD if optimizer_name == "sgd" else AdamW)(varmap.all_vars(), lr)
 
     completed: Optional[Dict[str, np.ndarray]] = None  # weights after the last completed epoch

@@ -1,0 +1,76 @@
+"""DOT export: parse the text and check its nodes and edges for known graphs."""
+import re
+
+import numpy as np
+
+from idxfiles import write_dataset
+from tinygrad_mnist import Tensor, nll, train
+from tinygrad_mnist.viz import to_dot
+
+
+def parse(dot):
+    """{node id: (shape, label lines)} and the list of edges of a DOT text from to_dot."""
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    nodes = {m[0]: (m[1], m[2].split("\\n"))
+             for m in re.findall(r'^\s*(\w+) \[shape=(\w+), label="((?:[^"\\]|\\.)*)"', dot, re.M)}
+    edges = re.findall(r"^\s*(\w+) -> (\w+);", dot, re.M)
+    return nodes, edges
+
+
+def op_named(nodes, name):
+    return [k for k, (shape, label) in nodes.items() if shape == "ellipse" and label == [name]]
+
+
+def test_a_small_known_graph():
+    a = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    a.name = "a"
+    c = Tensor(np.array([3.0, 4.0], np.float32))
+    y = (a * c + a).sum()
+    nodes, edges = parse(to_dot(y))
+    tensors = {k: v for k, v in nodes.items() if v[0] == "box"}
+    assert len(tensors) == 5 and len(nodes) - len(tensors) == 3  # a, c, a*c, +, sum; Mul, Add, Sum
+    (a_id,) = [k for k, (_, label) in tensors.items() if label[0] == "a"]
+    (c_id,) = [k for k, (_, label) in tensors.items() if label[0] == "input"]
+    assert tensors[a_id][1] == ["a", "[2] float32"]
+    (mul,), (add,), (total,) = op_named(nodes, "Mul"), op_named(nodes, "Add"), op_named(nodes, "Sum")
+    assert (a_id, mul) in edges and (c_id, mul) in edges and (a_id, add) in edges
+    (mul_out,) = [b for a_, b in edges if a_ == mul]
+    assert (mul_out, add) in edges
+    (add_out,) = [b for a_, b in edges if a_ == add]
+    assert (add_out, total) in edges
+    (root,) = [b for a_, b in edges if a_ == total]
+    assert nodes[root][1] == ["[] float32"]
+    # data-flow order: every edge's source is declared before its target
+    order = list(nodes)
+    assert all(order.index(s) < order.index(t) for s, t in edges)
+
+
+def test_show_grad_gives_the_leaves_gradient_norms():
+    w = Tensor(np.array([[3.0, 4.0]], np.float32), requires_grad=True)
+    w.name = "weight"
+    loss = nll(Tensor(np.zeros((1, 2), np.float32)).linear(w).log_softmax(), [0])
+    assert "grad norm" not in to_dot(loss, show_grad=True)  # nothing computed yet
+    loss.backward()
+    nodes, _ = parse(to_dot(loss, show_grad=True))
+    (label,) = [lab for _, lab in nodes.values() if lab[0] == "weight"]
+    assert label[-1] == f"grad norm {np.linalg.norm(w.grad):.4g}"
+    assert op_named(nodes, "Linear") and op_named(nodes, "LogSoftmax") and op_named(nodes, "NLL")
+
+
+def test_labels_are_escaped():
+    t = Tensor(np.ones(1, np.float32), requires_grad=True)
+    t.name = 'say "hi"'
+    assert 'label="say \\"hi\\"\\n[1] float32"' in to_dot(t * 2.0)
+
+
+def test_train_graph_option_writes_one_step_and_exits(tmp_path, capsys):
+    data = write_dataset(tmp_path / "data", n_train=200, n_test=50)
+    path = tmp_path / "step.dot"
+    assert train.main(["--local-mnist", data, "--model", "mlp", "--graph", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Wrote the graph of one training step to {path}" in out and "Epoch" not in out
+    nodes, edges = parse(path.read_text())
+    names = {label[0] for _, label in nodes.values()}
+    assert {"ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"} <= names
+    assert len(op_named(nodes, "Linear")) == 2 and op_named(nodes, "ReLU") and op_named(nodes, "CrossEntropy")
+    assert all("grad norm" in label[-1] for _, label in nodes.values() if label[0].startswith("ln"))

@@ -1,0 +1,81 @@
+"""Graphviz DOT text of the graph that produced a tensor: see what backward() will walk.
+
+    from tinygrad_mnist.viz import to_dot
+    open("step.dot", "w").write(to_dot(loss))     # then: dot -Tsvg step.dot > step.svg
+
+Tensors are boxes (shape and dtype; a VarMap variable shows its name; inputs
+that need no gradient are grey); ops are ellipses named after their
+`Function`. Edges run in data-flow order: input → op → output. Producing
+the text needs no Graphviz; rendering it does.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+def _walk(root: Tensor) -> List[Tensor]:
+    """Every tensor the root depends on, inputs before the ops that use them (iterative)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            stack.extend((p, False) for p in reversed(node._ctx.parents) if id(p) not in seen)
+    return order
+
+
+BACKSLASH, NEWLINE = chr(92), chr(10)
+
+
+def _quote(text: str) -> str:
+    """A DOT string literal; a newline in `text` becomes a line break in the label."""
+    escaped = text.replace(BACKSLASH, BACKSLASH * 2).replace('"', BACKSLASH + '"')
+    return '"' + escaped.replace(NEWLINE, BACKSLASH + 'n') + '"'
+
+
+def _shape(t: Tensor) -> str:
+    return "[" + ", ".join(str(n) for n in t.shape) + "]"
+
+
+def to_dot(tensor: Tensor, show_grad: bool = False) -> str:
+    """DOT text of the graph that produced `tensor`.
+
+    With `show_grad`, each tensor that holds a gradient shows its L2 norm.
+    Only leaves keep one after backward() (intermediate gradients are freed as
+    soon as they have been passed on), so in practice: the parameters.
+    """
+    nodes = _walk(tensor)
+    ids: Dict[int, str] = {id(t): f"t{i}" for i, t in enumerate(nodes)}
+    lines = ["digraph tinygrad_mnist {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    edges: List[Tuple[str, str]] = []
+    op_count = 0
+    for t in nodes:
+        tid = ids[id(t)]
+        if t._ctx is None:
+            kind = t.name or ("parameter" if t.requires_grad else "input")
+        else:
+            kind = t.name or ""
+        label = "\n".join(part for part in (kind, f"{_shape(t)} {t.dtype}") if part)
+        if show_grad and t.grad is not None:
+            label += f"\ngrad norm {float(np.linalg.norm(t.grad)):.4g}"
+        style = "" if t.requires_grad else ', style=filled, fillcolor="#eeeeee"'
+        if t._ctx is not None:  # the op first, then what it made
+            oid = f"op{op_count}"
+            op_count += 1
+            lines.append(f"  {oid} [shape=ellipse, label={_quote(t._ctx.fn.__name__)}];")
+            edges.extend((ids[id(p)], oid) for p in t._ctx.parents)
+            edges.append((oid, tid))
+        lines.append(f"  {tid} [shape=box, label={_quote(label)}{style}];")
+    lines += [f"  {a} -> {b};" for a, b in edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
