@@ -211,7 +211,7 @@ class Max(Function):
 
 
 class Reshape(Function):
-    """x.reshape(shape):  the gradient is reshaped back."""
+    """x.reshape(shape):  d/dx is the identity on the elements, so G is reshaped back."""
 
     @staticmethod
     def forward(ctx: Context, x, shape):
@@ -224,7 +224,7 @@ class Reshape(Function):
 
 
 class Transpose(Function):
-    """x.transpose(axes):  the gradient is transposed by the inverse permutation."""
+    """x.transpose(axes):  d/dx permutes back, so G is transposed by the inverse permutation."""
 
     @staticmethod
     def forward(ctx: Context, x, axes):
@@ -243,8 +243,8 @@ def _is_basic_index(idx) -> bool:
 
 
 class Index(Function):
-    """x[idx]:  each selected element's gradient goes back to where it came from
-    (summed when an integer array picks the same element several times)."""
+    """x[idx]:  d/dx = 1 at each selected element and 0 elsewhere, so G goes back to where it
+    came from (summed when an integer array picks the same element several times)."""
 
     @staticmethod
     def forward(ctx: Context, x, idx):
