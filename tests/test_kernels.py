@@ -25,6 +25,16 @@ def close(a, b, dtype):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol * max(1.0, float(np.abs(b).max(initial=0))))
 
 
+def arrange(a, b, layout):
+    """The operands in a layout: nt makes b the transpose of a row-major [N, K] array (Linear's
+    forward), tn makes a the transpose of a row-major [K, M] array (dW = Gᵀ @ X)."""
+    if layout == "nt":
+        b = np.ascontiguousarray(b.T).T
+    if layout == "tn":
+        a = np.ascontiguousarray(a.T).T
+    return a, b
+
+
 def operand(rng, shape, dtype):
     if dtype == np.uint8:
         return rng.integers(0, 256, shape, dtype=np.uint8)
@@ -40,12 +50,7 @@ MATMUL_SHAPES = [(1, 1, 1), (2, 3, 4), (TALL, 784, 10), (7, 784, 100), (64, 64, 
                                            (np.float32, np.uint8)])
 @pytest.mark.parametrize("layout", ["nn", "nt", "tn"])
 def test_matmul(M, K, N, adtype, bdtype, layout, rng):
-    a = operand(rng, (M, K), adtype)
-    b = operand(rng, (K, N), bdtype)
-    if layout == "nt":  # b is the transpose of a row-major [N, K] array: Linear's forward
-        b = np.ascontiguousarray(b.T).T
-    if layout == "tn":  # a is the transpose of a row-major [K, M] array: dW = Gᵀ @ X
-        a = np.ascontiguousarray(a.T).T
+    a, b = arrange(operand(rng, (M, K), adtype), operand(rng, (K, N), bdtype), layout)
     dtype = np.result_type(adtype, bdtype)
     close(nb.matmul(a, b, 1 / 255), ref.matmul(a, b, 1 / 255), dtype)
 
@@ -55,11 +60,7 @@ def test_matmul(M, K, N, adtype, bdtype, layout, rng):
 def test_float_matmul_kernels_without_blas(M, K, N, layout, rng, monkeypatch):
     """Shapes that usually go to BLAS, through the hand-written kernels."""
     monkeypatch.setattr(nb, "BLAS_MIN_DIM", 1 << 30)
-    a, b = operand(rng, (M, K), np.float32), operand(rng, (K, N), np.float32)
-    if layout == "nt":
-        b = np.ascontiguousarray(b.T).T
-    if layout == "tn":
-        a = np.ascontiguousarray(a.T).T
+    a, b = arrange(operand(rng, (M, K), np.float32), operand(rng, (K, N), np.float32), layout)
     close(nb.matmul(a, b), ref.matmul(a, b), np.float32)
 
 
@@ -76,11 +77,7 @@ def test_matmul_non_contiguous_views(rng):
        st.integers(0, 2**16))
 def test_matmul_random_shapes(M, K, N, layout, seed):
     rng = np.random.default_rng(seed)
-    a, b = operand(rng, (M, K), np.float64), operand(rng, (K, N), np.float64)
-    if layout == "nt":
-        b = np.ascontiguousarray(b.T).T
-    if layout == "tn":
-        a = np.ascontiguousarray(a.T).T
+    a, b = arrange(operand(rng, (M, K), np.float64), operand(rng, (K, N), np.float64), layout)
     close(nb.matmul(a, b), ref.matmul(a, b), np.float64)
 
 

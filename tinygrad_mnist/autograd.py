@@ -82,8 +82,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def topological_order(root) -> list:
-    """Nodes that need a gradient, each after every node it depends on.
+def topological_order(root, every_parent: bool = False) -> list:
+    """Nodes that need a gradient (or, with `every_parent`, all nodes), each after every node
+    it depends on, parents in argument order.
 
     Iterative depth-first search, so a 10,000-op chain needs no recursion.
     """
@@ -98,8 +99,8 @@ def topological_order(root) -> list:
         visited.add(id(node))
         stack.append((node, True))
         if node._ctx is not None:
-            stack.extend((p, False) for p in node._ctx.parents
-                         if p.requires_grad and id(p) not in visited)
+            stack.extend((p, False) for p in reversed(node._ctx.parents)
+                         if (every_parent or p.requires_grad) and id(p) not in visited)
     return order
 
 

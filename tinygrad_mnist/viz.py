@@ -14,24 +14,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from .autograd import topological_order
 from .tensor import Tensor
-
-
-def _walk(root: Tensor) -> List[Tensor]:
-    """Every tensor the root depends on, inputs before the ops that use them (iterative)."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        if node._ctx is not None:
-            stack.extend((p, False) for p in reversed(node._ctx.parents) if id(p) not in seen)
-    return order
 
 
 BACKSLASH, NEWLINE = chr(92), chr(10)
@@ -54,7 +38,7 @@ def to_dot(tensor: Tensor, show_grad: bool = False) -> str:
     Only leaves keep one after backward() (intermediate gradients are freed as
     soon as they have been passed on), so in practice: the parameters.
     """
-    nodes = _walk(tensor)
+    nodes = topological_order(tensor, every_parent=True)
     ids: Dict[int, str] = {id(t): f"t{i}" for i, t in enumerate(nodes)}
     lines = ["digraph tinygrad_mnist {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
     edges: List[Tuple[str, str]] = []
