@@ -138,6 +138,36 @@ def kernel_workloads(rng):
         yield name, impls
 
 
+def conv_workloads(rng):
+    """1b. Candle's two convolutions on a batch of 64, forward and backward, through the engine."""
+    from tinygrad_mnist import Tensor
+    shapes = {"conv1 64×1×28×28 uint8 ⋆ 32×1×5×5": ((64, 1, 28, 28), (32, 1, 5, 5), np.uint8),
+              "conv2 64×32×12×12 ⋆ 64×32×5×5": ((64, 32, 12, 12), (64, 32, 5, 5), np.float32)}
+    for name, (xs, ws, dtype) in shapes.items():
+        x = rng.integers(0, 256, xs, dtype=np.uint8) if dtype == np.uint8 else rng.standard_normal(xs).astype(dtype)
+        w = (rng.standard_normal(ws) * 0.05).astype(np.float32)
+        b = np.zeros(ws[0], np.float32)
+        scale = 1 / 255 if dtype == np.uint8 else 1.0
+
+        def engine(backend, x=x, w=w, b=b, scale=scale, grad_x=dtype != np.uint8):
+            def step():
+                with kernels.use(backend):
+                    wt, bt = Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+                    y = Tensor(x, requires_grad=grad_x).conv2d(wt, bt, scale=scale)
+                    y.backward(np.ones(y.shape, np.float32))
+            return step
+        impls = {"numba": engine("numba"), "numpy twin": engine("numpy")}
+        if torch is not None:
+            tx = torch.from_numpy(x.astype(np.float32) * np.float32(scale))
+
+            def torch_step(tx=tx, w=w, b=b, grad_x=dtype != np.uint8):
+                tw, tb = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
+                y = torch.nn.functional.conv2d(tx.detach().requires_grad_(grad_x), tw, tb)
+                y.backward(torch.ones_like(y))
+            impls["torch"] = torch_step
+        yield name + ", forward + backward", impls
+
+
 def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str = "numba",
                  evaluate: bool = True) -> Callable[[], float]:
     """One epoch through the trainer's own code (train_epoch, then accuracy), on kernel set `backend`."""
@@ -273,6 +303,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("\n## 1. Kernels at MNIST shapes (ratios below 1: numba is faster)\n")
     print(table(rows, ["numba", "numpy twin", "torch"]))
     results["kernels"] = rows
+    rows = [{"workload": n, "ms": compare(i, repeats * 3, rounds)} for n, i in conv_workloads(rng)]
+    print("\n## 1b. Convolutions, batch of 64, through the engine\n")
+    print(table(rows, ["numba", "numpy twin", "torch"]))
+    results["convolutions"] = rows
 
     data = mnist.load()
     floats = baselines.float_data()

@@ -24,4 +24,5 @@ def test_quick_benchmark_runs_and_reports_every_workload(tmp_path):
     assert {"engine", "engine, numpy kernels", "hand-written numpy"} <= set(tutorial)
     assert all(v > 0 for row in training.values() for v in row.values())
     assert {"engine, warm cache", "engine, empty cache", "numpy script"} <= set(results["process"])
+    assert len(results["convolutions"]) == 2
     assert "| tutorial epoch" in proc.stdout
