@@ -152,6 +152,7 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
             raise TrainingError(f"training diverged at epoch {epoch} (loss is {value}); "
                                 f"try a smaller --learning-rate (now {optimizer.learning_rate:g})")
         optimizer.backward_step(batch_loss)
+        del batch_loss  # free this step's graph before the next forward pass allocates another
         total += value
         progress.update(step)
         if stop.requested and step < len(batches):
