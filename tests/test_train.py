@@ -237,3 +237,20 @@ def test_evaluate_errors(capsys, tiny, tmp_path):
     one_line_error(capsys.readouterr().err, "does not say which model this is; pass --model")
     assert evaluate.main(["--load-model-path", str(path), "--local-mnist", tiny, "--model", "linear"]) == 1
     one_line_error(capsys.readouterr().err, "bias: missing from the file")
+
+
+@pytest.mark.parametrize("module", ["train", "evaluate"])
+def test_a_closed_pipe_is_not_a_traceback(module, tmp_path):
+    """`python -m tinygrad_mnist.evaluate ... | head -1` must end quietly."""
+    data = write_dataset(tmp_path / "data", n_train=200, n_test=50)
+    path = tmp_path / "m.safetensors"
+    assert train.main(["--local-mnist", data, "--epochs", "1", "--save-model-path", str(path), "--quiet"]) == 0
+    args = {"train": ["--local-mnist", data, "--epochs", "50"],
+            "evaluate": ["--local-mnist", data, "--load-model-path", str(path), "--show-errors", "50"]}[module]
+    proc = subprocess.Popen([sys.executable, "-m", f"tinygrad_mnist.{module}", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # as head does after its first line
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and proc.returncode in (0, 141), err
