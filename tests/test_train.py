@@ -254,3 +254,18 @@ def test_a_closed_pipe_is_not_a_traceback(module, tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in err and proc.returncode in (0, 141), err
+
+
+def test_threads_option_sizes_the_kernel_pool(capsys, tiny, tmp_path):
+    from tinygrad_mnist import kernels
+    before = kernels.get_threads()
+    try:
+        paths = []
+        for name in ("a", "b"):
+            paths.append(tmp_path / name)
+            assert run_train(capsys, "--local-mnist", tiny, "--model", "mlp", "--epochs", "1", "--threads", "1",
+                             "--save-model-path", str(paths[-1]))[0] == 0
+            assert kernels.get_threads() == 1
+        assert paths[0].read_bytes() == paths[1].read_bytes()
+    finally:
+        kernels.set_threads(before)

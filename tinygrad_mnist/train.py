@@ -24,7 +24,7 @@ from typing import Dict, Optional, TextIO
 
 import numpy as np
 
-from . import cli
+from . import cli, kernels
 from .autograd import no_grad
 from .datasets import mnist
 from .models import IMAGE_DIM, MODELS
@@ -61,13 +61,9 @@ class StopRequest:
 
 
 def set_threads(threads: Optional[int]) -> None:
-    if threads is None:
-        return
-    import numba
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        raise TrainingError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} threads here "
-                            "(NUMBA_NUM_THREADS)")
-    numba.set_num_threads(threads)
+    """--threads: how many threads the kernels split large work over."""
+    if threads is not None:
+        kernels.set_threads(threads)
 
 
 def check_writable(path: str) -> None:

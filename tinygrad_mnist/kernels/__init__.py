@@ -27,6 +27,16 @@ def load(name: str) -> ModuleType:
 impl: ModuleType = load(os.environ.get(ENV_VAR, "numba") or "numba")
 
 
+def set_threads(n: int) -> None:
+    """Threads for the numba kernels (the calling one included); the numpy set has no pool."""
+    if impl.__name__.endswith("numba_kernels"):
+        impl.set_num_threads(n)
+
+
+def get_threads() -> int:
+    return impl.get_num_threads() if impl.__name__.endswith("numba_kernels") else 1
+
+
 @contextlib.contextmanager
 def use(name: str) -> Iterator[ModuleType]:
     """Run the engine on kernel set `name` inside the block."""
