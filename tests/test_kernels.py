@@ -4,6 +4,7 @@ This file also runs with NUMBA_DISABLE_JIT=1 (see test_kernels_without_jit),
 where the same kernel code executes as plain Python; sizes shrink there.
 """
 import os
+import signal
 import subprocess
 import sys
 
@@ -261,6 +262,28 @@ def test_adamw_update(size, rng):
         results.append((p, m, v))
     for a, b in zip(*results):
         close(a, b, np.float32)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_kernels_work_in_a_forked_child(rng, monkeypatch):
+    """A child forked after the thread pool started gets a pool of its own (not a hang)."""
+    monkeypatch.setattr(nb, "PARALLEL_MIN_WORK", 0)
+    g = rng.standard_normal((1000, 10)).astype(np.float32)
+    expect = nb.log_softmax(g)  # starts the pool in this process
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, report, leave without running pytest's teardown
+        signal.alarm(30)  # a hang (the bug this guards against) ends the child, failing the test
+        try:
+            ok = np.array_equal(nb.log_softmax(g), expect)
+            os.write(write, b"ok" if ok else b"different")
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        answer = f.read()
+    os.waitpid(pid, 0)
+    assert answer == b"ok"
 
 
 @pytest.mark.skipif(NOJIT, reason="this is the test that starts the no-JIT run")

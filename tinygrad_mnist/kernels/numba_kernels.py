@@ -98,6 +98,16 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when next needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _for_rows(kernel: Callable, n: int, work: float, *args) -> List:
     """Run `kernel(*args, lo, hi)` over rows 0..n: at once, or in one chunk per thread when
     `work` (estimated ns on one thread) is large. Returns each chunk's result, in chunk order."""
