@@ -180,6 +180,21 @@ def test_adamw_matches_a_numpy_reimplementation(rng, backend):
         np.testing.assert_allclose(p.numpy(), e, rtol=1e-10)
 
 
+@pytest.mark.parametrize("make", [lambda v: AdamW(v, 0.1), lambda v: SGD(v, 0.1, momentum=0.9)])
+def test_optimizers_update_parameters_of_any_layout(make, backend):
+    """A Fortran-ordered parameter is updated in place like a C-ordered one."""
+    f = Tensor(np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4)), requires_grad=True)
+    c = Tensor(np.arange(12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+    opt_f, opt_c = make([f]), make([c])
+    for step in range(3):
+        g = np.sin(np.arange(12, dtype=np.float32) + step).reshape(3, 4)
+        f.grad, c.grad = np.asfortranarray(g), g.copy()
+        opt_f.step()
+        opt_c.step()
+    assert not np.allclose(c.numpy(), np.arange(12).reshape(3, 4))
+    np.testing.assert_allclose(f.numpy(), c.numpy(), rtol=1e-5, atol=1e-5)  # float32 rounding
+
+
 def test_adamw_defaults_are_candles():
     opt = AdamW([Tensor(np.zeros(2, np.float32), requires_grad=True)])
     assert (opt.learning_rate, opt.beta1, opt.beta2, opt.eps, opt.weight_decay) == (0.001, 0.9, 0.999, 1e-8, 0.01)

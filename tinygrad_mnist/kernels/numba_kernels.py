@@ -33,6 +33,7 @@ from typing import Callable, List, NamedTuple, Optional, Tuple
 import numba
 import numpy as np
 
+from . import numpy_kernels
 from .numpy_kernels import conv_out_size, result_dtype
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -116,7 +117,8 @@ def _for_rows(kernel: Callable, n: int, work: float, *args) -> List:
         return [kernel(*args, 0, n)]
     step = -(-n // nchunks)
     bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
-    futures = [_get_pool().submit(kernel, *args, lo, hi) for lo, hi in bounds[1:]]
+    pool = _get_pool()
+    futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in bounds[1:]]
     first = kernel(*args, *bounds[0])  # the calling thread takes a chunk too
     return [first] + [f.result() for f in futures]
 
@@ -661,6 +663,10 @@ def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarr
                  beta2: float, eps: float, weight_decay: float, step: int) -> None:
     """One AdamW step in place (PyTorch's rule): decay p, update the moments m and v,
     then p -= lr · m̂ / (√v̂ + eps) with the bias corrections of step `step`."""
+    if not (param.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+        # reshape(-1) would copy such an array and the update would be lost; numpy's in-place
+        # arithmetic handles any layout
+        return numpy_kernels.adamw_update(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step)
     t = param.dtype.type
     flat = [x.reshape(-1) for x in (param, np.ascontiguousarray(grad, dtype=param.dtype), m, v)]
     _for_rows(_adamw_rows, param.size, param.size * NS_PER_EXP, *flat, t(1.0 - lr * weight_decay), t(beta1),

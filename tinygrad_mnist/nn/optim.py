@@ -95,8 +95,9 @@ class AdamW(Optimizer):
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1) or eps <= 0 or weight_decay < 0:
             raise ValueError("AdamW: needs 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0")
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
-        self._m = [np.zeros_like(v.data) for v in self.vars]
-        self._v = [np.zeros_like(v.data) for v in self.vars]
+        # C-ordered whatever the parameter's layout: the fused update works on flat views
+        self._m = [np.zeros(v.shape, v.dtype) for v in self.vars]
+        self._v = [np.zeros(v.shape, v.dtype) for v in self.vars]
         self.step_count = 0
 
     def step(self) -> None:
