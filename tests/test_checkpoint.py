@@ -1,6 +1,7 @@
 """safetensors checkpoints: layout, round trip, strict loading, atomic saving."""
 import json
 import os
+import re
 import stat
 import struct
 
@@ -48,6 +49,7 @@ def test_save_load_round_trip_is_bit_exact(kind, tmp_path):
     loaded = build(kind, seed=2)
     meta = loaded.load(path)
     assert meta == {"model": kind, "epoch": "3", "learning_rate": "0.1"}
+    assert checkpoint.metadata(path) == meta  # the same, from the header alone
     for (n1, a), (n2, b) in zip(saved.named_vars(), loaded.named_vars()):
         assert n1 == n2 and a.dtype == b.dtype and np.array_equal(a.numpy(), b.numpy())
 
@@ -84,6 +86,22 @@ def test_linear_checkpoint_loads_into_torch_linear(tmp_path):
 
 
 # ---------------------------------------------------------------- strict loading
+
+@pytest.mark.parametrize("damage,fragment", [
+    ("missing", "no such checkpoint file"), ("empty", "not a safetensors file (only 0 bytes)"),
+    ("header_too_long", "not a safetensors file, or truncated"), ("not_json", "corrupt or truncated"),
+])
+def test_reading_only_the_metadata_reports_bad_files_too(damage, fragment, tmp_path):
+    path = tmp_path / "m.safetensors"
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "header_too_long":
+        path.write_bytes(struct.pack("<Q", 1000) + b"{}")
+    elif damage == "not_json":
+        path.write_bytes(struct.pack("<Q", 4) + b"{{{{")
+    with pytest.raises(CheckpointError, match=re.escape(fragment)):
+        checkpoint.metadata(str(path))
+
 
 def _expect_load_error(vm, path, *fragments):
     before = {n: v.numpy().copy() for n, v in vm.named_vars()}

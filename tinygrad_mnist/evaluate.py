@@ -30,8 +30,7 @@ def model_kind(path: str, requested: str | None) -> str:
     """`--model` if given, else the kind recorded in the checkpoint's metadata."""
     if requested:
         return requested
-    _, meta = checkpoint.load(path)
-    kind = meta.get("model")
+    kind = checkpoint.metadata(path).get("model")
     if kind not in MODELS:
         raise CheckpointError(f"{path}: the metadata does not say which model this is; pass --model")
     return kind

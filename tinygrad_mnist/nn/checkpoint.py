@@ -84,29 +84,49 @@ def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mappin
         raise CheckpointError(f"{path}: cannot write checkpoint: {err.strerror or err}") from None
 
 
-def load(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
-    """Tensors and metadata of the safetensors file at `path`."""
+def _read(path: str, header_only: bool) -> Tuple[bytes, dict]:
+    """The file's bytes (only its header's, if asked) and its parsed header, or a CheckpointError."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(8)
+            if len(data) == 8:
+                (header_len,) = struct.unpack("<Q", data)
+                data += f.read(header_len) if header_only and header_len <= size - 8 else f.read()
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     except OSError as err:
         raise CheckpointError(f"{path}: cannot read checkpoint: {err.strerror or err}") from None
-    if len(data) < 8:
-        raise CheckpointError(f"{path}: not a safetensors file (only {len(data)} bytes)")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > len(data) - 8:
+    if size < 8:
+        raise CheckpointError(f"{path}: not a safetensors file (only {size} bytes)")
+    if header_len > size - 8:
         raise CheckpointError(f"{path}: not a safetensors file, or truncated (header of {header_len} "
-                              f"bytes in a file of {len(data)})")
+                              f"bytes in a file of {size})")
     try:
         header = json.loads(data[8:8 + header_len])
         if not isinstance(header, dict):
             raise ValueError("header is not a JSON object")
+    except ValueError as err:
+        raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({err})") from None
+    return data, header
+
+
+def _metadata(header: dict) -> Dict[str, str]:
+    return {str(k): str(v) for k, v in (header.get("__metadata__") or {}).items()}
+
+
+def metadata(path: str) -> Dict[str, str]:
+    """The string metadata of the safetensors file at `path`, reading only its header."""
+    return _metadata(_read(path, header_only=True)[1])
+
+
+def load(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    """Tensors and metadata of the safetensors file at `path`."""
+    data, header = _read(path, header_only=False)
+    try:
         tensors = _st_load(data)
     except Exception as err:  # safetensors raises its own error type for every kind of damage
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({err})") from None
-    metadata = header.get("__metadata__") or {}
-    return tensors, {str(k): str(v) for k, v in metadata.items()}
+    return tensors, _metadata(header)
