@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from idxfiles import NAMES, idx_bytes, learnable, write_dataset
+from idxfiles import idx_bytes, learnable, write_dataset
 from tinygrad_mnist.datasets import mnist
 
 

@@ -1,10 +1,8 @@
 """The trainer and evaluator: the tutorial's trajectory, checkpoints, every failure mode."""
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
