@@ -267,3 +267,9 @@ def test_threads_option_sizes_the_kernel_pool(capsys, tiny, tmp_path):
         assert paths[0].read_bytes() == paths[1].read_bytes()
     finally:
         kernels.set_threads(before)
+
+
+def test_unwritable_metrics_file_fails_before_training(capsys, tiny, tmp_path):
+    code, out, err = run_train(capsys, "--local-mnist", tiny, "--metrics-out", str(tmp_path / "no" / "m.jsonl"))
+    assert code == 1 and "Epoch" not in out
+    one_line_error(err, "m.jsonl: cannot write metrics")

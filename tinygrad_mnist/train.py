@@ -158,6 +158,17 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
     return total / len(batches)
 
 
+def append_metrics(path: str, record: Optional[dict]) -> None:
+    """Append one JSON line to the metrics file (with no record: just check it can be written).
+    Opened per epoch, so no handle outlives a failed run and each line is on disk when printed."""
+    try:
+        with open(path, "a") as f:
+            if record is not None:
+                f.write(json.dumps(record) + "\n")
+    except OSError as err:
+        raise TrainingError(f"{path}: cannot write metrics: {err.strerror or err}") from None
+
+
 def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
     """The DOT graph of one training step's loss on the first batch, after its backward pass."""
     xs, ys = data.train_images.narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
@@ -186,12 +197,8 @@ def run(args, out: Optional[TextIO] = None) -> int:
     set_threads(args.threads)
     if args.save_model_path:
         check_writable(args.save_model_path)
-    metrics = None
     if args.metrics_out:
-        try:
-            metrics = open(args.metrics_out, "a")
-        except OSError as err:
-            raise TrainingError(f"{args.metrics_out}: cannot write metrics: {err.strerror or err}") from None
+        append_metrics(args.metrics_out, None)  # fail now if it cannot be written
 
     # Decompressing the data releases the GIL: do it while this thread loads the compiled kernels.
     with ThreadPoolExecutor(1) as loader:
@@ -227,18 +234,15 @@ def run(args, out: Optional[TextIO] = None) -> int:
             test_acc = accuracy(model, data.test_images, data.test_labels, EVAL_BATCH.get(kind))
             seconds = time.perf_counter() - start
             say(epoch_line(epoch, train_loss, test_acc, seconds))
-            if metrics:
-                metrics.write(json.dumps({"epoch": epoch, "train_loss": train_loss, "test_acc": test_acc,
-                                          "seconds": seconds, "learning_rate": optimizer.learning_rate}) + "\n")
-                metrics.flush()
+            if args.metrics_out:
+                append_metrics(args.metrics_out, {"epoch": epoch, "train_loss": train_loss, "test_acc": test_acc,
+                                                  "seconds": seconds, "learning_rate": optimizer.learning_rate})
             epochs_done = epoch
             if args.save_model_path:
                 completed = {k: v.copy() for k, v in varmap.data().items()}
             if stop.requested:
                 break
         interrupted = stop.requested
-    if metrics:
-        metrics.close()
 
     meta = {"model": kind, "epochs": epochs_done, "optimizer": optimizer_name, "learning_rate": lr}
     if interrupted:
