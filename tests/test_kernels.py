@@ -156,8 +156,7 @@ def small_sparse_threshold(monkeypatch):
 
 
 @pytest.mark.parametrize("N", [1, 10, 100])
-def test_sparse_products_match_the_dense_twin(N, rng, small_sparse_threshold, monkeypatch):
-    monkeypatch.setattr(nb, "SPARSE_MIN_OUTPUTS", 1)  # every width through the index
+def test_sparse_products_match_the_dense_twin(N, rng, small_sparse_threshold):
     x = pixels(rng, 300)
     w = rng.standard_normal((N, 784)).astype(np.float32)
     g = rng.standard_normal((300, N)).astype(np.float32)
@@ -169,8 +168,7 @@ def test_sparse_products_match_the_dense_twin(N, rng, small_sparse_threshold, mo
     close(nb.matmul(x, w.T.astype(np.float64)), ref.matmul(x, w.T.astype(np.float64)), np.float64)
 
 
-def test_sparse_row_ranges_use_the_whole_arrays_index(rng, small_sparse_threshold, monkeypatch):
-    monkeypatch.setattr(nb, "SPARSE_MIN_OUTPUTS", 1)
+def test_sparse_row_ranges_use_the_whole_arrays_index(rng, small_sparse_threshold):
     x = pixels(rng, 200)
     w = rng.standard_normal((10, 784)).astype(np.float32)
     part = x[50:120]  # a minibatch view, as narrow() gives
@@ -179,6 +177,69 @@ def test_sparse_row_ranges_use_the_whole_arrays_index(rng, small_sparse_threshol
     close(nb.matmul(part, w.T), ref.matmul(part, w.T), np.float32)
     g = rng.standard_normal((70, 10)).astype(np.float32)
     close(nb.matmul(g.T, part), ref.matmul(g.T, part), np.float32)
+
+
+@pytest.mark.parametrize("N", [10, 17, 100])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("grads", [(False, True, True), (False, False, True), (False, False, False)])
+def test_fused_linear_cross_entropy_matches_the_twin(N, dtype, grads, rng, small_sparse_threshold):
+    """One pass over the CSR rows (logits, softmax, loss, dW, db) against the composed twin;
+    a row range of the whole array, as a minibatch view is."""
+    x = pixels(rng, 400)[100:350]
+    w = (rng.standard_normal((N, 784)) * 0.05).astype(dtype)
+    b = rng.standard_normal(N).astype(dtype)
+    t = rng.integers(0, N, 250).astype(np.uint8)
+    assert nb._sparse_view(x) is not None
+    got = nb.linear_cross_entropy(x, w, b, t, 1 / 255, grads)
+    want = ref.linear_cross_entropy(x, w, b, t, 1 / 255, grads)
+    close(got[0], want[0], dtype)
+    for g, r, asked in zip(got[1:], want[1:], grads):
+        assert (g is None) == (r is None) == (not asked)
+        if asked:
+            close(g, r, dtype)
+
+
+def test_fused_linear_cross_entropy_without_bias_and_on_dense_input(rng, small_sparse_threshold):
+    x = pixels(rng, 100)
+    w = rng.standard_normal((10, 784)).astype(np.float32) * 0.05
+    t = rng.integers(0, 10, 100)
+    for xs in (x, x.copy()):  # through the index, and (writable) through the composed kernels
+        got = nb.linear_cross_entropy(xs, w, None, t, 1 / 255, (False, True, False))
+        want = ref.linear_cross_entropy(xs, w, None, t, 1 / 255, (False, True, False))
+        close(got[0], want[0], np.float32)
+        close(got[2], want[2], np.float32)
+        assert got[3] is None
+
+
+def test_fused_linear_cross_entropy_lets_nan_through(rng, small_sparse_threshold):
+    x = pixels(rng, 100)
+    w = np.zeros((10, 784), np.float32)
+    w[3, :] = np.nan
+    loss, _, dw, db = nb.linear_cross_entropy(x, w, np.zeros(10, np.float32), np.zeros(100, np.int64), 1.0,
+                                              (False, True, True))
+    assert np.isnan(loss) and np.isnan(dw).any()
+
+
+def test_exp_lanes_is_exp_to_float32_rounding():
+    """The vector exp of the fused kernel: about 1 ulp over the whole float32 range, and the
+    edges (under/overflow, inf, NaN) as np.exp has them."""
+    from tinygrad_mnist.kernels.simd import LANES, exp_lanes
+
+    @numba.njit
+    def run(x, out):
+        for c in range(0, len(x), LANES):
+            exp_lanes(x, c, out, c)
+
+    edges = [np.nan, np.inf, -np.inf, 0.0, -0.0, 88.72, 88.7228, -87.33, -87.34, -100.0, 100.0, 1e-8]
+    x = np.concatenate([np.linspace(-87.3, 88.7, 16 * 4000), edges, np.zeros(4)]).astype(np.float32)
+    got = np.empty_like(x)
+    run(x, got)
+    want = np.exp(x.astype(np.float64))
+    over, under, nan = x > 88.72283, x < -87.33654, np.isnan(x)  # beyond float32; subnormal results
+    inside = ~(over | under | nan)
+    np.testing.assert_allclose(got[inside], want[inside], rtol=2.5e-7)
+    assert (got[over] == np.inf).all() and (got[under] == 0).all() and under.sum() == 3
+    assert np.isnan(got[np.isnan(x)]).all()
 
 
 def test_csr_index(rng):

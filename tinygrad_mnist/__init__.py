@@ -14,7 +14,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from .autograd import no_grad  # noqa: E402
 from .gradcheck import GradcheckError, gradcheck  # noqa: E402
-from .tensor import Tensor, cross_entropy, nll  # noqa: E402
+from .tensor import Tensor, cross_entropy, linear_cross_entropy, nll  # noqa: E402
 
-__all__ = ["Tensor", "no_grad", "gradcheck", "GradcheckError", "nll", "cross_entropy"]
+__all__ = ["Tensor", "no_grad", "gradcheck", "GradcheckError", "nll", "cross_entropy", "linear_cross_entropy"]
 __version__ = "0.1.0"

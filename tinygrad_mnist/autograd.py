@@ -57,7 +57,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run the op on tensors; the output remembers how it was made."""
-        needs = tuple(t.requires_grad for t in inputs)
+        needs = tuple(_grad_enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs)
         data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         out = type(inputs[0])(data)

@@ -31,6 +31,9 @@ class LinearModel(Module):
     def forward(self, xs: Tensor, train: bool = False) -> Tensor:
         return self.linear(xs)
 
+    def loss(self, xs: Tensor, ys, train: bool = False) -> Tensor:
+        return self.linear.cross_entropy(xs, ys)  # = cross_entropy(self(xs), ys), one pass over xs
+
 
 class Mlp(Module):
     """Candle's MLP: 784 → 100 → ReLU → 10; saves `ln1.*`, `ln2.*`."""
@@ -41,6 +44,9 @@ class Mlp(Module):
 
     def forward(self, xs: Tensor, train: bool = False) -> Tensor:
         return self.ln2(self.ln1(xs).relu())
+
+    def loss(self, xs: Tensor, ys, train: bool = False) -> Tensor:
+        return self.ln2.cross_entropy(self.ln1(xs).relu(), ys)
 
 
 class ConvNet(Module):

@@ -153,13 +153,9 @@ class Tensor:
 
     def linear(self, weight: "Tensor", bias: Optional["Tensor"] = None, scale: float = 1.0) -> "Tensor":
         """`scale * self @ weight.T + bias`, weight shaped [out, in] (Candle's and PyTorch's layout)."""
-        if self.ndim != 2 or weight.ndim != 2 or self.shape[1] != weight.shape[1]:
-            raise ValueError(f"linear: input {self.shape} does not fit weight {weight.shape} "
-                             "(expected [batch, in] and [out, in])")
+        _check_linear("linear", self, weight, bias)
         if bias is None:
             return F.Linear.apply(self, weight, scale=scale)
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias {bias.shape} does not fit weight {weight.shape}")
         return F.Linear.apply(self, weight, bias, scale=scale)
 
     def conv2d(self, weight: "Tensor", bias: Optional["Tensor"] = None, stride: int = 1,
@@ -267,3 +263,21 @@ def nll(log_probs: Tensor, targets: Union[Tensor, np.ndarray, Sequence[int]]) ->
 def cross_entropy(logits: Tensor, targets: Union[Tensor, np.ndarray, Sequence[int]]) -> Tensor:
     """`nll(log_softmax(logits), targets)` as one op with the fused gradient."""
     return F.CrossEntropy.apply(logits, _targets(targets))
+
+
+def linear_cross_entropy(x: Tensor, weight: Tensor, bias: Optional[Tensor],
+                         targets: Union[Tensor, np.ndarray, Sequence[int]], scale: float = 1.0) -> Tensor:
+    """`cross_entropy(x.linear(weight, bias, scale), targets)` as one op: a last layer and its loss,
+    with the gradients computed during the forward pass (see `functions.LinearCrossEntropy`)."""
+    _check_linear("linear_cross_entropy", x, weight, bias)
+    if bias is None:  # a constant zero bias: no gradient is asked of it
+        bias = Tensor(np.zeros(weight.shape[0], weight.dtype))
+    return F.LinearCrossEntropy.apply(x, weight, bias, _targets(targets), scale=scale)
+
+
+def _check_linear(op: str, x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> None:
+    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"{op}: input {x.shape} does not fit weight {weight.shape} "
+                         "(expected [batch, in] and [out, in])")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"{op}: bias {bias.shape} does not fit weight {weight.shape}")

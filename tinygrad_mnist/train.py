@@ -28,7 +28,7 @@ from . import cli, kernels
 from .autograd import no_grad
 from .datasets import mnist
 from .models import IMAGE_DIM, MODELS
-from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, init, loss
+from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, init
 from .tensor import Tensor
 from .viz import to_dot
 
@@ -84,7 +84,7 @@ def warm_up(model: Module, varmap: VarMap) -> None:
     """One forward and backward pass on two blank images: loads (or compiles) the kernels a
     training step needs. Touches no weight and draws no random number (no dropout)."""
     images = Tensor(np.zeros((2, IMAGE_DIM), np.uint8))
-    loss.cross_entropy(model(images), Tensor(np.zeros(2, np.uint8))).backward()
+    model.loss(images, Tensor(np.zeros(2, np.uint8))).backward()
     for v in varmap.all_vars():
         v.grad = None
 
@@ -141,7 +141,7 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
     total = 0.0
     for step, idx in enumerate(batches, start=1):
         xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
-        batch_loss = loss.cross_entropy(model(xs, train=True), ys)  # = nll(log_softmax(logits)), fused
+        batch_loss = model.loss(xs, ys, train=True)  # = nll(log_softmax(model(xs))), fused
         value = batch_loss.item()
         if not math.isfinite(value):
             progress.close()
@@ -172,7 +172,7 @@ def append_metrics(path: str, record: Optional[dict]) -> None:
 def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
     """The DOT graph of one training step's loss on the first batch, after its backward pass."""
     xs, ys = data.train_images.narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
-    step_loss = loss.cross_entropy(model(xs, train=True), ys)
+    step_loss = model.loss(xs, ys, train=True)
     step_loss.backward()
     try:
         with open(path, "w") as f:

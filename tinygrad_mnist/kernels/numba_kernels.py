@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 import warnings
 import weakref
@@ -35,6 +36,7 @@ import numpy as np
 
 from . import numpy_kernels
 from .numpy_kernels import conv_out_size, result_dtype
+from .simd import LANES, axpy_lanes, dot_lanes, exp_lanes
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 # Work is estimated as single-thread nanoseconds. Below half a millisecond, handing chunks to
@@ -47,12 +49,11 @@ NS_PER_COPY = 0.5     # per element moved by im2col, col2im, pooling, the CSR bu
 # their inner size (conv1's K = 25, the MLP's G @ W2 with K = 10: 1.2 ms against 3.6 ms).
 BLAS_MIN_DIM = 16
 # A read-only uint8 array with at least this many rows, and at most this fraction of
-# non-zero entries, is multiplied through a CSR index.
+# non-zero entries, is multiplied through a CSR index (MNIST's forward at 10 outputs: 2.8 ms
+# against 6.5 ms for the register-blocked dense kernel).
 SPARSE_MIN_ROWS = 4096
 SPARSE_MAX_DENSITY = 0.5
-# ...when the product is at least this wide: at 10 outputs the register-blocked dense kernel
-# wins (6 ms against 14 ms for MNIST's forward), at 100 the index does (45 ms against 65 ms).
-SPARSE_MIN_OUTPUTS = 32
+NS_PER_LANE_BLOCK = 0.5  # one non-zero times one 16-lane block of outputs, one core
 
 
 def _jit(fastmath=FASTMATH):
@@ -305,58 +306,91 @@ def _sparse_view(x: np.ndarray) -> Optional[Tuple[CSR, int]]:
     return None if entry[1] is None else (entry[1], offset // x.shape[1])
 
 
+def lane_padded(b: np.ndarray, dtype) -> np.ndarray:
+    """`b` [K, N] copied into a zeroed [K, N rounded up to 16] array on a 64-byte boundary,
+    so every 16-lane block of a row is one aligned vector."""
+    return _aligned_zeros(b.shape[0], -(-b.shape[1] // LANES) * LANES, dtype, b)
+
+
+def _aligned_zeros(rows: int, cols: int, dtype, fill: Optional[np.ndarray] = None) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    buf = np.zeros(rows * cols + 64 // dtype.itemsize, dtype)
+    skip = (-buf.ctypes.data % 64) // dtype.itemsize
+    out = buf[skip:skip + rows * cols].reshape(rows, cols)
+    if fill is not None:
+        out[:, :fill.shape[1]] = fill
+    return out
+
+
+@_jit()
+def _aligned_partial(rows, cols, like):
+    """numba's twin of `_aligned_zeros`: a thread's partial sum, 64-byte aligned."""
+    buf = np.zeros(rows * cols + 64 // like.itemsize, like.dtype)
+    skip = (-buf.ctypes.data % 64) // like.itemsize
+    return buf[skip:skip + rows * cols].reshape(rows, cols)
+
+
+@_jit()
+def _csr_row(indptr, indices, values, row, stride, off, fv):
+    """Unpack CSR row `row` for the lane kernels: off[p] = column · stride, fv[p] = value.
+    Returns the number of non-zeros. Slicing first lets the copy loops vectorise."""
+    start, stop = indptr[row], indptr[row + 1]
+    cols, vals = indices[start:stop], values[start:stop]
+    for p in range(stop - start):
+        off[p] = np.int32(cols[p]) * stride
+        fv[p] = vals[p]
+    return stop - start
+
+
 @_jit()
 def _csr_nn_rows(indptr, indices, values, row0, b, scale, out, lo, hi):
-    # out[i] = scale · Σ_p values[p] · b[indices[p]] over the non-zeros p of row row0 + i,
-    # four non-zeros per pass: one load and store of the accumulator per four FMAs.
-    N = b.shape[1]
-    acc = np.empty(N, dtype=out.dtype)
+    # out[i] = scale · Σ_p values[p] · b[indices[p]] over the non-zeros p of row row0 + i.
+    # b is lane-padded [K, NP]; each 16-column block is one vector accumulation.
+    K, NP = b.shape
+    off, fv, acc = np.empty(K, np.int32), np.empty(K, b.dtype), np.empty(NP, b.dtype)
     for i in range(lo, hi):
-        acc[:] = 0
-        p, stop = indptr[row0 + i], indptr[row0 + i + 1]
-        while p + 4 <= stop:
-            v0, v1 = out.dtype.type(values[p]), out.dtype.type(values[p + 1])
-            v2, v3 = out.dtype.type(values[p + 2]), out.dtype.type(values[p + 3])
-            k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
-            for n in range(N):
-                acc[n] += (v0 * b[k0, n] + v1 * b[k1, n]) + (v2 * b[k2, n] + v3 * b[k3, n])
-            p += 4
-        for p in range(p, stop):
-            v, k = out.dtype.type(values[p]), indices[p]
-            for n in range(N):
-                acc[n] += v * b[k, n]
-        for n in range(N):
+        nz = _csr_row(indptr, indices, values, row0 + i, NP, off, fv)
+        for c in range(0, NP, LANES):
+            dot_lanes(off, fv, nz, b, c, acc, c)
+        for n in range(out.shape[1]):
             out[i, n] = acc[n] * scale
 
 
 @_jit()
 def _csr_tn_rows(indptr, indices, values, row0, g, cols, lo, hi):
-    # x[lo:hi].T @ g[lo:hi] for the sparse x: each non-zero adds a scaled row of g to row indices[p].
-    out = np.zeros((cols, g.shape[1]), dtype=g.dtype)
+    # x[lo:hi].T @ g[lo:hi] for the sparse x: each non-zero adds a scaled row of g to row
+    # indices[p] of this thread's lane-padded partial.
+    M = g.shape[1]
+    MP = -(-M // LANES) * LANES
+    out = _aligned_partial(cols, MP, g)
+    off, fv, grow = np.empty(cols, np.int32), np.empty(cols, g.dtype), np.zeros(MP, g.dtype)
     for k in range(lo, hi):
-        for p in range(indptr[row0 + k], indptr[row0 + k + 1]):
-            v = out.dtype.type(values[p])
-            n = indices[p]
-            for m in range(g.shape[1]):
-                out[n, m] += v * g[k, m]
+        nz = _csr_row(indptr, indices, values, row0 + k, MP, off, fv)
+        grow[:M] = g[k]
+        for c in range(0, MP, LANES):
+            axpy_lanes(off, fv, nz, grow, c, out, c)
     return out
+
+
+def _csr_work(csr: CSR, row0: int, rows: int, width: int) -> float:
+    return (int(csr.indptr[row0 + rows]) - int(csr.indptr[row0])) * -(-width // LANES) * NS_PER_LANE_BLOCK
 
 
 def _sparse_matmul(sx: Tuple[CSR, int], rows: int, b: np.ndarray, s) -> np.ndarray:
     """x @ b for the sparse x (rows × K) and a dense b [K, N]."""
-    (csr, row0), b = sx, np.ascontiguousarray(b)
-    out = np.empty((rows, b.shape[1]), dtype=b.dtype)
-    work = (int(csr.indptr[row0 + rows]) - int(csr.indptr[row0])) * b.shape[1] * NS_PER_FMA * 4
-    _for_rows(_csr_nn_rows, rows, work, csr.indptr, csr.indices, csr.values, row0, b, s, out)
+    (csr, row0), N = sx, b.shape[1]
+    out = np.empty((rows, N), dtype=b.dtype)
+    _for_rows(_csr_nn_rows, rows, _csr_work(csr, row0, rows, N), csr.indptr, csr.indices, csr.values, row0,
+              lane_padded(b, b.dtype), s, out)
     return out
 
 
 def _sparse_t_matmul(sx: Tuple[CSR, int], cols: int, g: np.ndarray) -> np.ndarray:
     """x.T @ g for the sparse x (rows × cols) and a dense g [rows, M]."""
     (csr, row0), g = sx, np.ascontiguousarray(g)
-    work = (int(csr.indptr[row0 + len(g)]) - int(csr.indptr[row0])) * g.shape[1] * NS_PER_FMA * 4
-    parts = _for_rows(_csr_tn_rows, len(g), work, csr.indptr, csr.indices, csr.values, row0, g, cols)
-    return _sum_in_order(parts)
+    parts = _for_rows(_csr_tn_rows, len(g), _csr_work(csr, row0, len(g), g.shape[1]),
+                      csr.indptr, csr.indices, csr.values, row0, g, cols)
+    return np.ascontiguousarray(_sum_in_order(parts)[:, :g.shape[1]])
 
 
 # ---------------------------------------------------------------- matmul
@@ -377,12 +411,11 @@ def matmul(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
         return out
     a, b = _operand(a, dtype), _operand(b, dtype)
     s = dtype.type(scale)
-    wide = N >= SPARSE_MIN_OUTPUTS
-    if wide and a.dtype == np.uint8 and (sx := _sparse_view(a)) is not None:          # X @ B
+    if a.dtype == np.uint8 and (sx := _sparse_view(a)) is not None:          # X @ B
         return _sparse_matmul(sx, M, b.astype(dtype, copy=False), s)
-    if wide and a.dtype == np.uint8 and (sx := _sparse_view(a.T)) is not None:        # X.T @ G
+    if a.dtype == np.uint8 and (sx := _sparse_view(a.T)) is not None:        # X.T @ G
         out = _sparse_t_matmul(sx, M, b.astype(dtype, copy=False))
-    elif M >= SPARSE_MIN_OUTPUTS and b.dtype == np.uint8 and (sx := _sparse_view(b)) is not None:
+    elif b.dtype == np.uint8 and (sx := _sparse_view(b)) is not None:
         out = np.ascontiguousarray(_sparse_t_matmul(sx, N, a.T.astype(dtype, copy=False)).T)  # G.T @ X
     elif b.T.flags.c_contiguous and a.flags.c_contiguous:
         bt = b.T
@@ -501,6 +534,81 @@ def softmax_nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray
     _for_rows(_softmax_nll_backward_rows, log_probs.shape[0], log_probs.size * NS_PER_EXP, scale, targets,
               log_probs, out)
     return out
+
+
+# ---------------------------------------------------------------- fused linear + cross-entropy
+
+@_jit(fastmath=False)  # exp_lanes' range reduction must run as written
+def _csr_linear_ce_rows(indptr, indices, values, row0, wt, bias, targets, scale, inv_n, want_grad,
+                        shift, sums, lo, hi):
+    # Per row i: z = scale · x_i @ W.T + b through the row's non-zeros; then, with m = max z,
+    # sums[i] = Σ exp(z - m) and shift[i] = m - z[t] (the row's loss is shift + log sums);
+    # then g = (softmax(z) - onehot(t)) / N added into db and, scaled, into this thread's dW.T
+    # through the same non-zeros, still in L1.
+    K, NP = wt.shape
+    N = bias.shape[0]
+    dwt = _aligned_partial(K, NP, wt) if want_grad else _aligned_partial(0, NP, wt)
+    db = np.zeros(N, wt.dtype)
+    off, fv = np.empty(K, np.int32), np.empty(K, wt.dtype)
+    z, e = np.zeros(NP, wt.dtype), np.zeros(NP, wt.dtype)
+    for i in range(lo, hi):
+        nz = _csr_row(indptr, indices, values, row0 + i, NP, off, fv)
+        for c in range(0, NP, LANES):
+            dot_lanes(off, fv, nz, wt, c, z, c)
+        m = -np.inf
+        for n in range(N):
+            z[n] = z[n] * scale + bias[n]
+            m = max(m, z[n])
+        for n in range(NP):
+            z[n] -= m
+        for c in range(0, NP, LANES):
+            exp_lanes(z, c, e, c)
+        total = wt.dtype.type(0)
+        for n in range(N):
+            total += e[n]
+        t = targets[i]
+        sums[i], shift[i] = total, -z[t]
+        if want_grad:
+            r = inv_n / total
+            for n in range(N):
+                e[n] *= r
+            e[t] -= inv_n
+            for n in range(N):
+                db[n] += e[n]
+                e[n] *= scale
+            for n in range(N, NP):
+                e[n] = 0
+            for c in range(0, NP, LANES):
+                axpy_lanes(off, fv, nz, e, c, dwt, c)
+    return dwt, db
+
+
+def linear_cross_entropy(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], targets: np.ndarray,
+                         scale: float = 1.0, grads=(False, False, False)):
+    """`cross_entropy(scale * x @ w.T + b, targets)` and the gradients `grads` asks for (x, w, b):
+    (loss, dx, dw, db), None where not asked. See the numpy twin for the formulas.
+
+    Through a CSR index (x a dataset's read-only pixels) it is one pass over x: each row's
+    logits, softmax, loss and gradient rows are done while its non-zeros are in L1.
+    Anything else is the composition of the other kernels."""
+    dtype = result_dtype(x, w)
+    if grads[0] or x.dtype != np.uint8 or w.dtype != dtype or (sx := _sparse_view(x)) is None:
+        return numpy_kernels.compose_linear_cross_entropy(sys.modules[__name__], x, w, b, targets, scale, grads)
+    (csr, row0), rows, N = sx, x.shape[0], w.shape[0]
+    bias = np.zeros(N, dtype) if b is None else np.ascontiguousarray(b, dtype)
+    want = bool(grads[1] or grads[2])
+    shift, sums = np.empty(rows, dtype), np.empty(rows, dtype)
+    work = _csr_work(csr, row0, rows, N) * (2 if want else 1) + rows * N * NS_PER_EXP / 8
+    parts = _for_rows(_csr_linear_ce_rows, rows, work, csr.indptr, csr.indices, csr.values, row0,
+                      lane_padded(w.T, dtype), bias, np.ascontiguousarray(targets), dtype.type(scale),
+                      dtype.type(1 / rows), want, shift, sums)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a NaN or inf weight gives a NaN loss
+        loss = np.asarray((np.log(sums) + shift).sum(dtype=np.float64) / rows, dtype)
+    if not want:
+        return loss, None, None, None
+    dw = np.ascontiguousarray(_sum_in_order([p[0] for p in parts])[:, :N].T) if grads[1] else None
+    db = _sum_in_order([p[1] for p in parts]) if grads[2] and b is not None else None
+    return loss, None, dw, db
 
 
 # ---------------------------------------------------------------- convolution and pooling (NCHW)

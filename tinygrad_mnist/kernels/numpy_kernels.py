@@ -8,6 +8,8 @@ Kernels work on plain arrays only; they never see a `Tensor`.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 
@@ -59,6 +61,28 @@ def softmax_nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray
     out[np.arange(n), targets] -= 1
     out *= log_probs.dtype.type(grad / n)
     return out
+
+
+def linear_cross_entropy(x: np.ndarray, w: np.ndarray, b, targets: np.ndarray, scale: float = 1.0,
+                         grads=(False, False, False)):
+    """`cross_entropy(scale * x @ w.T + b, targets)` and the gradients `grads` asks for (x, w, b):
+    (loss, dx, dw, db), None where not asked. With G = (softmax - onehot) / N:
+    dx = scale * G @ w,  dw = scale * G.T @ x,  db = G summed over rows."""
+    return compose_linear_cross_entropy(sys.modules[__name__], x, w, b, targets, scale, grads)
+
+
+def compose_linear_cross_entropy(k, x, w, b, targets, scale, grads):
+    """`linear_cross_entropy` from kernel set `k`'s matmul, log_softmax, nll and softmax_nll_backward."""
+    logits = k.matmul(x, w.T, scale)
+    if b is not None:
+        logits += b
+    y = k.log_softmax(logits)
+    loss = k.nll(y, targets)
+    if not any(grads):
+        return loss, None, None, None
+    g = k.softmax_nll_backward(1.0, targets, y)
+    return (loss, k.matmul(g, w, scale) if grads[0] else None, k.matmul(g.T, x, scale) if grads[1] else None,
+            g.sum(axis=0) if grads[2] and b is not None else None)
 
 
 # ---------------------------------------------------------------- convolution and pooling (NCHW)

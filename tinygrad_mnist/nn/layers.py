@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, cross_entropy, linear_cross_entropy
 from . import init
 from .varmap import VarBuilder
 
@@ -32,6 +32,11 @@ class Module:
     def __call__(self, *args, **kwargs) -> Tensor:
         return self.forward(*args, **kwargs)
 
+    def loss(self, x: Tensor, targets, train: bool = False) -> Tensor:
+        """The training loss, `cross_entropy(self(x, train), targets)`. A model whose last layer is a
+        `Linear` overrides this with `Linear.cross_entropy`, which fuses the two."""
+        return cross_entropy(self.forward(x, train=train), targets)
+
 
 class Linear(Module):
     """y = x @ weightᵀ + bias, weight [out, in] (Candle's and PyTorch's layout)."""
@@ -45,6 +50,10 @@ class Linear(Module):
         lead = x.shape[:-1]  # [..., in]: apply to the last axis
         y = x.reshape(-1, x.shape[-1]).linear(self.weight, self.bias, _input_scale(x))
         return y.reshape(*lead, self.weight.shape[0])
+
+    def cross_entropy(self, x: Tensor, targets) -> Tensor:
+        """`loss.cross_entropy(self(x), targets)` for a last layer, as one fused op (x is [batch, in])."""
+        return linear_cross_entropy(x, self.weight, self.bias, targets, _input_scale(x))
 
 
 def linear(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
