@@ -36,7 +36,7 @@ import numpy as np
 
 from . import numpy_kernels
 from .numpy_kernels import conv_out_size, result_dtype
-from .simd import LANES, axpy_lanes, dot_lanes, exp_lanes
+from .simd import LANES, axpy_lanes, ce_lanes, dot_lanes
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 # Work is estimated as single-thread nanoseconds. Below half a millisecond, handing chunks to
@@ -331,27 +331,15 @@ def _aligned_partial(rows, cols, like):
 
 
 @_jit()
-def _csr_row(indptr, indices, values, row, stride, off, fv):
-    """Unpack CSR row `row` for the lane kernels: off[p] = column · stride, fv[p] = value.
-    Returns the number of non-zeros. Slicing first lets the copy loops vectorise."""
-    start, stop = indptr[row], indptr[row + 1]
-    cols, vals = indices[start:stop], values[start:stop]
-    for p in range(stop - start):
-        off[p] = np.int32(cols[p]) * stride
-        fv[p] = vals[p]
-    return stop - start
-
-
-@_jit()
 def _csr_nn_rows(indptr, indices, values, row0, b, scale, out, lo, hi):
     # out[i] = scale · Σ_p values[p] · b[indices[p]] over the non-zeros p of row row0 + i.
     # b is lane-padded [K, NP]; each 16-column block is one vector accumulation.
-    K, NP = b.shape
-    off, fv, acc = np.empty(K, np.int32), np.empty(K, b.dtype), np.empty(NP, b.dtype)
+    NP = b.shape[1]
+    table, acc = np.arange(256).astype(b.dtype), np.empty(NP, b.dtype)
     for i in range(lo, hi):
-        nz = _csr_row(indptr, indices, values, row0 + i, NP, off, fv)
+        start, stop = indptr[row0 + i], indptr[row0 + i + 1]
         for c in range(0, NP, LANES):
-            dot_lanes(off, fv, nz, b, c, acc, c)
+            dot_lanes(indices, values, start, stop, table, b, c, acc, c)
         for n in range(out.shape[1]):
             out[i, n] = acc[n] * scale
 
@@ -363,12 +351,12 @@ def _csr_tn_rows(indptr, indices, values, row0, g, cols, lo, hi):
     M = g.shape[1]
     MP = -(-M // LANES) * LANES
     out = _aligned_partial(cols, MP, g)
-    off, fv, grow = np.empty(cols, np.int32), np.empty(cols, g.dtype), np.zeros(MP, g.dtype)
+    table, grow = np.arange(256).astype(g.dtype), np.zeros(MP, g.dtype)
     for k in range(lo, hi):
-        nz = _csr_row(indptr, indices, values, row0 + k, MP, off, fv)
         grow[:M] = g[k]
+        start, stop = indptr[row0 + k], indptr[row0 + k + 1]
         for c in range(0, MP, LANES):
-            axpy_lanes(off, fv, nz, grow, c, out, c)
+            axpy_lanes(indices, values, start, stop, table, grow, c, out, c)
     return out
 
 
@@ -538,48 +526,21 @@ def softmax_nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray
 
 # ---------------------------------------------------------------- fused linear + cross-entropy
 
-@_jit(fastmath=False)  # exp_lanes' range reduction must run as written
+@_jit(fastmath=False)  # ce_lanes' exp must run as written
 def _csr_linear_ce_rows(indptr, indices, values, row0, wt, bias, targets, scale, inv_n, want_grad,
                         shift, sums, lo, hi):
-    # Per row i: z = scale · x_i @ W.T + b through the row's non-zeros; then, with m = max z,
-    # sums[i] = Σ exp(z - m) and shift[i] = m - z[t] (the row's loss is shift + log sums);
-    # then g = (softmax(z) - onehot(t)) / N added into db and, scaled, into this thread's dW.T
-    # through the same non-zeros, still in L1.
-    K, NP = wt.shape
-    N = bias.shape[0]
-    dwt = _aligned_partial(K, NP, wt) if want_grad else _aligned_partial(0, NP, wt)
-    db = np.zeros(N, wt.dtype)
-    off, fv = np.empty(K, np.int32), np.empty(K, wt.dtype)
-    z, e = np.zeros(NP, wt.dtype), np.zeros(NP, wt.dtype)
+    # Per row: its products with the weights (dot_lanes), its loss terms and gradient row g
+    # (ce_lanes, which also adds g into db), then g's outer product with the row into this
+    # thread's dW.T (axpy_lanes) while the row's non-zeros are still in L1.
+    dwt = _aligned_partial(wt.shape[0] if want_grad else 0, LANES, wt)
+    db, z, g = np.zeros(LANES, wt.dtype), np.zeros(LANES, wt.dtype), np.zeros(LANES, wt.dtype)
+    table = np.arange(256).astype(wt.dtype)
     for i in range(lo, hi):
-        nz = _csr_row(indptr, indices, values, row0 + i, NP, off, fv)
-        for c in range(0, NP, LANES):
-            dot_lanes(off, fv, nz, wt, c, z, c)
-        m = -np.inf
-        for n in range(N):
-            z[n] = z[n] * scale + bias[n]
-            m = max(m, z[n])
-        for n in range(NP):
-            z[n] -= m
-        for c in range(0, NP, LANES):
-            exp_lanes(z, c, e, c)
-        total = wt.dtype.type(0)
-        for n in range(N):
-            total += e[n]
-        t = targets[i]
-        sums[i], shift[i] = total, -z[t]
+        start, stop = indptr[row0 + i], indptr[row0 + i + 1]
+        dot_lanes(indices, values, start, stop, table, wt, 0, z, 0)
+        shift[i], sums[i] = ce_lanes(z, bias, scale, targets[i], inv_n, g, db)
         if want_grad:
-            r = inv_n / total
-            for n in range(N):
-                e[n] *= r
-            e[t] -= inv_n
-            for n in range(N):
-                db[n] += e[n]
-                e[n] *= scale
-            for n in range(N, NP):
-                e[n] = 0
-            for c in range(0, NP, LANES):
-                axpy_lanes(off, fv, nz, e, c, dwt, c)
+            axpy_lanes(indices, values, start, stop, table, g, 0, dwt, 0)
     return dwt, db
 
 
@@ -588,17 +549,19 @@ def linear_cross_entropy(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], 
     """`cross_entropy(scale * x @ w.T + b, targets)` and the gradients `grads` asks for (x, w, b):
     (loss, dx, dw, db), None where not asked. See the numpy twin for the formulas.
 
-    Through a CSR index (x a dataset's read-only pixels) it is one pass over x: each row's
-    logits, softmax, loss and gradient rows are done while its non-zeros are in L1.
-    Anything else is the composition of the other kernels."""
-    dtype = result_dtype(x, w)
-    if grads[0] or x.dtype != np.uint8 or w.dtype != dtype or (sx := _sparse_view(x)) is None:
+    Through a CSR index (x a dataset's read-only pixels, at most 16 classes) it is one pass
+    over x: each row's logits, softmax, loss and gradient are done while its non-zeros are in
+    L1. Anything else is the composition of the other kernels."""
+    dtype, N = result_dtype(x, w), w.shape[0]
+    if (grads[0] or N > LANES or x.dtype != np.uint8 or w.dtype != dtype
+            or (sx := _sparse_view(x)) is None):
         return numpy_kernels.compose_linear_cross_entropy(sys.modules[__name__], x, w, b, targets, scale, grads)
-    (csr, row0), rows, N = sx, x.shape[0], w.shape[0]
-    bias = np.zeros(N, dtype) if b is None else np.ascontiguousarray(b, dtype)
+    (csr, row0), rows = sx, x.shape[0]
+    bias = np.full(LANES, -np.inf, dtype)  # padding classes get probability 0
+    bias[:N] = 0 if b is None else b
     want = bool(grads[1] or grads[2])
     shift, sums = np.empty(rows, dtype), np.empty(rows, dtype)
-    work = _csr_work(csr, row0, rows, N) * (2 if want else 1) + rows * N * NS_PER_EXP / 8
+    work = _csr_work(csr, row0, rows, N) * (2 if want else 1) + rows * NS_PER_EXP * 4
     parts = _for_rows(_csr_linear_ce_rows, rows, work, csr.indptr, csr.indices, csr.values, row0,
                       lane_padded(w.T, dtype), bias, np.ascontiguousarray(targets), dtype.type(scale),
                       dtype.type(1 / rows), want, shift, sums)
@@ -607,7 +570,7 @@ def linear_cross_entropy(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], 
     if not want:
         return loss, None, None, None
     dw = np.ascontiguousarray(_sum_in_order([p[0] for p in parts])[:, :N].T) if grads[1] else None
-    db = _sum_in_order([p[1] for p in parts]) if grads[2] and b is not None else None
+    db = _sum_in_order([p[1] for p in parts])[:N].copy() if grads[2] and b is not None else None
     return loss, None, dw, db
 
 
