@@ -172,7 +172,7 @@ def test_sparse_row_ranges_use_the_whole_arrays_index(rng, small_sparse_threshol
     x = pixels(rng, 200)
     w = rng.standard_normal((10, 784)).astype(np.float32)
     part = x[50:120]  # a minibatch view, as narrow() gives
-    csr, first_row = nb._sparse_view(part)
+    csr, first_row, rowmap = nb._sparse_view(part)
     assert first_row == 50 and len(csr.indptr) == 201
     close(nb.matmul(part, w.T), ref.matmul(part, w.T), np.float32)
     g = rng.standard_normal((70, 10)).astype(np.float32)
@@ -240,6 +240,31 @@ def test_exp_lanes_is_exp_to_float32_rounding():
     np.testing.assert_allclose(got[inside], want[inside], rtol=2.5e-7)
     assert (got[over] == np.inf).all() and (got[under] == 0).all() and under.sum() == 3
     assert np.isnan(got[np.isnan(x)]).all()
+
+
+def test_gathered_rows_keep_the_index(rng, small_sparse_threshold):
+    """A shuffled minibatch (take_rows) is multiplied through the CSR rows it came from,
+    forward, backward and fused; a batch of a batch too; a writable array takes no index."""
+    x = pixels(rng, 300)
+    w = rng.standard_normal((100, 784)).astype(np.float32) * 0.05
+    idx = rng.permutation(300)[:64]
+    idx[3] = -5  # numpy's negative ids count from the end
+    batch = nb.take_rows(x, idx)
+    np.testing.assert_array_equal(batch, x[idx])
+    sx = nb._sparse_view(batch)
+    assert sx is not None and not batch.flags.writeable and sx.rowmap[3] == 295
+    g = rng.standard_normal((64, 100)).astype(np.float32)
+    close(nb.matmul(batch, w.T, 1 / 255), ref.matmul(batch, w.T, 1 / 255), np.float32)
+    close(nb.matmul(g.T, batch, 1 / 255), ref.matmul(g.T, batch, 1 / 255), np.float32)
+    t = rng.integers(0, 10, 64)
+    got = nb.linear_cross_entropy(batch, w[:10], None, t, 1 / 255, (False, True, False))
+    want = ref.linear_cross_entropy(batch, w[:10], None, t, 1 / 255, (False, True, False))
+    close(got[0], want[0], np.float32)
+    close(got[2], want[2], np.float32)
+    inner = nb.take_rows(batch, np.array([5, 0, 5]))
+    np.testing.assert_array_equal(nb._sparse_view(inner).rowmap, sx.rowmap[[5, 0, 5]])
+    close(nb.matmul(inner, w.T), ref.matmul(inner, w.T), np.float32)
+    assert nb.take_rows(x.copy(), idx).flags.writeable  # no index behind a writable array
 
 
 def test_csr_index(rng):

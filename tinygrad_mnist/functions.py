@@ -249,6 +249,8 @@ class Index(Function):
     @staticmethod
     def forward(ctx: Context, x, idx):
         ctx.shape, ctx.dtype, ctx.idx = x.shape, x.dtype, idx
+        if isinstance(idx, np.ndarray) and idx.dtype.kind in "iu":  # a minibatch of rows
+            return kernels.impl.take_rows(x, idx)
         return x[idx]
 
     @staticmethod

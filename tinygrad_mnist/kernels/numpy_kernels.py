@@ -27,6 +27,11 @@ def matmul(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return out
 
 
+def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`x[rows]` for an integer array of row ids."""
+    return x[rows]
+
+
 def log_softmax(x: np.ndarray) -> np.ndarray:
     """`x - logsumexp(x)` along the last axis of a 2-D array, shifted by the row max."""
     m = x.max(axis=1, keepdims=True)
