@@ -344,10 +344,21 @@ def _sparse_view(x: np.ndarray) -> Optional[SparseRows]:
     return None if entry[1] is None else SparseRows(entry[1], offset // x.shape[1], _NO_ROWMAP)
 
 
+_scratch = threading.local()
+
+
 def lane_padded(b: np.ndarray, dtype) -> np.ndarray:
     """`b` [K, N] copied into a zeroed [K, N rounded up to 16] array on a 64-byte boundary,
-    so every 16-lane block of a row is one aligned vector."""
-    return _aligned_zeros(b.shape[0], -(-b.shape[1] // LANES) * LANES, dtype, b)
+    so every 16-lane block of a row is one aligned vector. For the duration of one kernel
+    call: the next call on this thread with the same shape reuses the buffer (its padding
+    columns are still zero), which saves the allocation and its page faults on every step."""
+    key = (b.shape, np.dtype(dtype))
+    buf = getattr(_scratch, "padded", {}).get(key)
+    if buf is None:
+        buf = _aligned_zeros(b.shape[0], -(-b.shape[1] // LANES) * LANES, dtype)
+        _scratch.padded = {key: buf}  # one shape at a time: a model's layers alternate rarely
+    buf[:, :b.shape[1]] = b
+    return buf
 
 
 def _aligned_zeros(rows: int, cols: int, dtype, fill: Optional[np.ndarray] = None) -> np.ndarray:
@@ -424,11 +435,14 @@ def _sparse_matmul(sx: SparseRows, rows: int, b: np.ndarray, s) -> np.ndarray:
     return out
 
 
-def _sparse_t_matmul(sx: SparseRows, cols: int, g: np.ndarray) -> np.ndarray:
-    """x.T @ g for the sparse x (rows × cols) and a dense g [rows, M]."""
+def _sparse_t_matmul(sx: SparseRows, cols: int, g: np.ndarray, s, transpose: bool) -> np.ndarray:
+    """s · x.T @ g for the sparse x (rows × cols) and a dense g [rows, M], or its transpose
+    s · g.T @ x; either way one pass from the lane-padded partials to the result."""
     g = np.ascontiguousarray(g)
     parts = _for_rows(_csr_tn_rows, len(g), sx.work(len(g), g.shape[1]), *sx.args(), g, cols)
-    return np.ascontiguousarray(_sum_in_order(parts)[:, :g.shape[1]])
+    total = _sum_in_order(parts)[:, :g.shape[1]]
+    total = total.T if transpose else total
+    return np.multiply(total, s, out=np.empty(total.shape, total.dtype))
 
 
 # ---------------------------------------------------------------- matmul
@@ -452,10 +466,10 @@ def matmul(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
     if a.dtype == np.uint8 and (sx := _sparse_view(a)) is not None:          # X @ B
         return _sparse_matmul(sx, M, b.astype(dtype, copy=False), s)
     if a.dtype == np.uint8 and (sx := _sparse_view(a.T)) is not None:        # X.T @ G
-        out = _sparse_t_matmul(sx, M, b.astype(dtype, copy=False))
-    elif b.dtype == np.uint8 and (sx := _sparse_view(b)) is not None:
-        out = np.ascontiguousarray(_sparse_t_matmul(sx, N, a.T.astype(dtype, copy=False)).T)  # G.T @ X
-    elif b.T.flags.c_contiguous and a.flags.c_contiguous:
+        return _sparse_t_matmul(sx, M, b.astype(dtype, copy=False), s, False)
+    if b.dtype == np.uint8 and (sx := _sparse_view(b)) is not None:          # G.T @ X
+        return _sparse_t_matmul(sx, N, a.T.astype(dtype, copy=False), s, True)
+    if b.T.flags.c_contiguous and a.flags.c_contiguous:
         bt = b.T
         if N % 10:  # the kernel takes rows of b.T ten at a time
             bt = np.zeros((N + 10 - N % 10, K), dtype)
