@@ -307,21 +307,33 @@ CONV_CASES = [  # B, C, H, W, kernel, stride, padding, input dtype
 
 @pytest.mark.parametrize("B,C,H,W,k,stride,padding,dtype", CONV_CASES)
 def test_im2col_col2im(B, C, H, W, k, stride, padding, dtype, rng):
+    """Each set may order a patch's columns its own way; with its own flatten_filters the
+    convolution (im2col @ filtersᵀ) and its adjoint (col2im of G @ filters) are the same."""
     x = operand(rng, (B, C, H, W), dtype)
     out_dtype = np.float32 if dtype == np.uint8 else dtype
-    cols = nb.im2col(x, k, k, stride, padding, out_dtype, 1 / 255)
-    close(cols, ref.im2col(x, k, k, stride, padding, out_dtype, 1 / 255), out_dtype)
-    g = rng.standard_normal(cols.shape).astype(out_dtype)
-    close(nb.col2im(g, x.shape, k, k, stride, padding), ref.col2im(g, x.shape, k, k, stride, padding), out_dtype)
+    w = rng.standard_normal((3, C, k, k)).astype(out_dtype)
+    for layout in (x, np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)):  # NCHW, channels-last
+        cols = nb.im2col(layout, k, k, stride, padding, out_dtype, 1 / 255)
+        want = ref.im2col(x, k, k, stride, padding, out_dtype, 1 / 255)
+        assert cols.shape == want.shape
+        close(cols @ nb.flatten_filters(w).T, want @ ref.flatten_filters(w).T, out_dtype)
+    g = rng.standard_normal((cols.shape[0], 3)).astype(out_dtype)
+    close(nb.col2im(g @ nb.flatten_filters(w), x.shape, k, k, stride, padding),
+          ref.col2im(g @ ref.flatten_filters(w), x.shape, k, k, stride, padding), out_dtype)
+    for kernels in (nb, ref):
+        np.testing.assert_array_equal(kernels.unflatten_filters(kernels.flatten_filters(w), w.shape), w)
 
 
 @pytest.mark.parametrize("B,C,H,W,k,stride", [(1, 1, 2, 2, 2, 2), (2, 3, 7, 6, 2, 2), (2, 2, 7, 7, 3, 1),
                                               (4 if NOJIT else 64, 32, 24, 24, 2, 2)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_pool2d(B, C, H, W, k, stride, dtype, rng):
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_max_pool2d(B, C, H, W, k, stride, dtype, layout, rng):
+    """Same maxima, indices and gradients from NCHW input and from Conv2d's channels-last layout."""
     x = rng.standard_normal((B, C, H, W)).astype(dtype)
     x[0, 0, 0, :2] = 5.0  # a tie: the first maximum wins in both
-    y, idx = nb.max_pool2d(x, k, stride)
+    xs = x if layout == "nchw" else np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    y, idx = nb.max_pool2d(xs, k, stride)
     y_ref, idx_ref = ref.max_pool2d(x, k, stride)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(idx, idx_ref)

@@ -433,6 +433,7 @@ class LinearCrossEntropy(Function):
 class Conv2d(Function):
     """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ:
     d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
+    (W_flat's column order is the kernel set's patch order: `flatten_filters`.)
 
     `scale` multiplies x on the way in, so uint8 pixels stand for 0..1.
     """
@@ -442,12 +443,14 @@ class Conv2d(Function):
         (B, _, H, W), (O, _, kh, kw) = x.shape, w.shape
         OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
         cols = kernels.impl.im2col(x, kh, kw, stride, padding, w.dtype, scale)
-        y = kernels.impl.matmul(cols, w.reshape(O, -1).T)
+        y = kernels.impl.matmul(cols, kernels.impl.flatten_filters(w).T)
         if b is not None:
             y += b
         ctx.save_for_backward(cols, w)
         ctx.geometry = (x.shape, stride, padding, scale)
-        return np.ascontiguousarray(y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2))
+        # NCHW in shape and values, channels-last in memory (as the product leaves it): no copy,
+        # and pooling then runs across contiguous channels. numpy reads any layout.
+        return y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -456,9 +459,9 @@ class Conv2d(Function):
         needs = ctx.needs_input_grad
         O, _, kh, kw = w.shape
         g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, O)
-        mm = kernels.impl.matmul
-        dx = kernels.impl.col2im(mm(g, w.reshape(O, -1), scale), x_shape, kh, kw, stride, padding) if needs[0] else None
-        dw = mm(g.T, cols).reshape(w.shape) if needs[1] else None
+        k, mm = kernels.impl, kernels.impl.matmul
+        dx = k.col2im(mm(g, k.flatten_filters(w), scale), x_shape, kh, kw, stride, padding) if needs[0] else None
+        dw = k.unflatten_filters(mm(g.T, cols), w.shape) if needs[1] else None
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (g.sum(axis=0) if needs[2] else None)

@@ -640,67 +640,83 @@ def linear_cross_entropy(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], 
 # ---------------------------------------------------------------- convolution and pooling (NCHW)
 # Parallel over images: each thread writes only its own images' rows or planes.
 
+# Patches are taken channels-last: a patch row holds (i, j, c) with the channel innermost, so
+# with the input laid out [B, H, W, C] each (i, j) of a patch is one contiguous run of C values
+# (and each kernel row, kw·C of them at stride 1). The numpy twin's order is (c, i, j);
+# `flatten_filters` gives each set's matching weight matrix.
+
 @_jit()
-def _im2col_images(x, kh, kw, stride, padding, scale, out, lo, hi):
-    _, C, H, W = x.shape
+def _im2col_rows(x, kh, kw, stride, padding, scale, out, lo, hi):
+    _, H, W, C = x.shape   # x is [B, H, W, C] in memory
     OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
     zero = out.dtype.type(0)
     for b in range(lo, hi):
         for oh in range(OH):
             for ow in range(OW):
-                r = (b * OH + oh) * OW + ow
-                w0 = ow * stride - padding
-                for c in range(C):
-                    plane = x[b, c]
-                    for i in range(kh):
-                        h = oh * stride - padding + i
-                        col = (c * kh + i) * kw
-                        if h < 0 or h >= H:
-                            for j in range(kw):
-                                out[r, col + j] = zero
+                row = out[(b * OH + oh) * OW + ow]
+                for i in range(kh):
+                    h = oh * stride - padding + i
+                    for j in range(kw):
+                        w = ow * stride - padding + j
+                        at = (i * kw + j) * C
+                        if 0 <= h < H and 0 <= w < W:
+                            src = x[b, h, w]
+                            for c in range(C):
+                                row[at + c] = out.dtype.type(src[c]) * scale
                         else:
-                            for j in range(kw):
-                                w = w0 + j
-                                out[r, col + j] = out.dtype.type(plane[h, w]) * scale if 0 <= w < W else zero
+                            for c in range(C):
+                                row[at + c] = zero
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype, scale: float = 1.0) -> np.ndarray:
-    """Patches of x [B, C, H, W] as rows: [B·OH·OW, C·kh·kw], times `scale`, in `dtype`."""
-    x = np.ascontiguousarray(x)
+    """Patches of x [B, C, H, W] as rows: [B·OH·OW, kh·kw·C] (channels-last order), times `scale`."""
     B, C, H, W = x.shape
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # free for Conv2d's and pooling's outputs
     OH, OW = conv_out_size(H, kh, stride, padding), conv_out_size(W, kw, stride, padding)
     out = np.empty((B * OH * OW, C * kh * kw), dtype=dtype)
     s = out.dtype.type(scale)
-    _for_rows(_im2col_images, B, out.size * NS_PER_COPY, x, kh, kw, stride, padding, s, out)
+    _for_rows(_im2col_rows, B, out.size * NS_PER_COPY, xl, kh, kw, stride, padding, s, out)
     return out
 
 
 @_jit()
-def _col2im_images(cols, kh, kw, stride, padding, out, lo, hi):
-    _, C, H, W = out.shape
+def _col2im_rows(cols, kh, kw, stride, padding, out, lo, hi):
+    _, H, W, C = out.shape  # out is [B, H, W, C] in memory
     OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
     for b in range(lo, hi):
         for oh in range(OH):
             for ow in range(OW):
-                r = (b * OH + oh) * OW + ow
-                w0 = ow * stride - padding
-                for c in range(C):
-                    plane = out[b, c]
-                    for i in range(kh):
-                        h = oh * stride - padding + i
-                        if 0 <= h < H:
-                            col = (c * kh + i) * kw
-                            for j in range(kw):
-                                if 0 <= w0 + j < W:
-                                    plane[h, w0 + j] += cols[r, col + j]
+                row = cols[(b * OH + oh) * OW + ow]
+                for i in range(kh):
+                    h = oh * stride - padding + i
+                    if 0 <= h < H:
+                        for j in range(kw):
+                            w = ow * stride - padding + j
+                            if 0 <= w < W:
+                                dst, at = out[b, h, w], (i * kw + j) * C
+                                for c in range(C):
+                                    dst[c] += row[at + c]
 
 
 def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
-    """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
+    """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]
+    (channels-last in memory)."""
+    B, C, H, W = shape
     cols = np.ascontiguousarray(cols)
-    out = np.zeros(shape, dtype=cols.dtype)
-    _for_rows(_col2im_images, shape[0], cols.size * NS_PER_COPY, cols, kh, kw, stride, padding, out)
-    return out
+    out = np.zeros((B, H, W, C), dtype=cols.dtype)
+    _for_rows(_col2im_rows, B, cols.size * NS_PER_COPY, cols, kh, kw, stride, padding, out)
+    return out.transpose(0, 3, 1, 2)
+
+
+def flatten_filters(w: np.ndarray) -> np.ndarray:
+    """w [O, C, kh, kw] as the [O, kh·kw·C] matrix whose rows match im2col's patches."""
+    return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
+
+
+def unflatten_filters(w: np.ndarray, shape: tuple) -> np.ndarray:
+    """The inverse of flatten_filters: [O, kh·kw·C] back to [O, C, kh, kw]."""
+    O, C, kh, kw = shape
+    return np.ascontiguousarray(w.reshape(O, kh, kw, C).transpose(0, 3, 1, 2))
 
 
 @_jit()
@@ -748,11 +764,41 @@ def _max_pool_images(x, k, stride, out, index, lo, hi):
                     ix[oh, ow] = at
 
 
+@_jit()
+def _max_pool_2x2_channels_last(x, out, index, lo, hi):
+    # x, out, index are [B, H, W, C] in memory: the four inputs of a window are four rows of C
+    # contiguous channels, so the picks vectorise across channels.
+    _, H, W, C = x.shape
+    for b in range(lo, hi):
+        for oh in range(out.shape[1]):
+            for ow in range(out.shape[2]):
+                h, w = 2 * oh, 2 * ow
+                p00, p01, p10, p11 = x[b, h, w], x[b, h, w + 1], x[b, h + 1, w], x[b, h + 1, w + 1]
+                o, ix = out[b, oh, ow], index[b, oh, ow]
+                for c in range(C):
+                    m, at = _pick(p00[c], h * W + w, p01[c], h * W + w + 1)
+                    m, at = _pick(m, at, p10[c], (h + 1) * W + w)
+                    m, at = _pick(m, at, p11[c], (h + 1) * W + w + 1)
+                    o[c] = m
+                    ix[c] = at
+
+
+def channels_last(x: np.ndarray) -> bool:
+    """Whether the NCHW array x lies in memory as [B, H, W, C] (what Conv2d returns)."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 def max_pool2d(x: np.ndarray, k: int, stride: int):
-    """Max over k×k windows of x [B, C, H, W]; also returns each maximum's flat index in its (H, W) plane."""
-    x = np.ascontiguousarray(x)
+    """Max over k×k windows of x [B, C, H, W]; also returns each maximum's flat index in its (H, W) plane.
+    A channels-last x gives a channels-last result (2×2 windows)."""
     B, C, H, W = x.shape
     shape = (B, C, conv_out_size(H, k, stride, 0), conv_out_size(W, k, stride, 0))
+    if k == stride == 2 and channels_last(x):
+        last = (B, shape[2], shape[3], C)
+        out, index = np.empty(last, dtype=x.dtype), np.empty(last, dtype=np.int64)
+        _for_rows(_max_pool_2x2_channels_last, B, x.size * NS_PER_COPY, x.transpose(0, 2, 3, 1), out, index)
+        return out.transpose(0, 3, 1, 2), index.transpose(0, 3, 1, 2)
+    x = np.ascontiguousarray(x)
     out, index = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
     if k == stride == 2:
         _for_rows(_max_pool_2x2_images, B, x.size * NS_PER_COPY, x, out, index)
@@ -770,12 +816,29 @@ def _max_pool_backward_images(grad, index, out, lo, hi):
                     out[b, c, index[b, c, oh, ow]] += grad[b, c, oh, ow]
 
 
+@_jit()
+def _max_pool_backward_channels_last(grad, index, out, lo, hi):
+    # grad, index [B, OH, OW, C] and out [B, H·W, C] in memory
+    for b in range(lo, hi):
+        for oh in range(grad.shape[1]):
+            for ow in range(grad.shape[2]):
+                g, ix = grad[b, oh, ow], index[b, oh, ow]
+                for c in range(grad.shape[3]):
+                    out[b, ix[c], c] += g[c]
+
+
 def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:
-    """Route each window's gradient to its maximum (summed where windows overlap)."""
-    grad = np.ascontiguousarray(grad)
+    """Route each window's gradient to its maximum (summed where windows overlap).
+    Channels-last index (from a channels-last input) gives a channels-last result."""
     B, C, H, W = shape
+    if channels_last(index):
+        grad = np.ascontiguousarray(grad.transpose(0, 2, 3, 1))
+        out = np.zeros((B, H * W, C), dtype=grad.dtype)
+        _for_rows(_max_pool_backward_channels_last, B, out.size * NS_PER_COPY, grad, index.transpose(0, 2, 3, 1), out)
+        return out.reshape(B, H, W, C).transpose(0, 3, 1, 2)
+    grad = np.ascontiguousarray(grad)
     out = np.zeros((B, C, H * W), dtype=grad.dtype)
-    _for_rows(_max_pool_backward_images, B, out.size * NS_PER_COPY, grad, index, out)
+    _for_rows(_max_pool_backward_images, B, out.size * NS_PER_COPY, grad, np.ascontiguousarray(index), out)
     return out.reshape(shape)
 
 

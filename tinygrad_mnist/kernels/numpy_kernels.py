@@ -118,6 +118,16 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, paddin
     return xp[:, :, padding:padding + H, padding:padding + W]
 
 
+def flatten_filters(w: np.ndarray) -> np.ndarray:
+    """w [O, C, kh, kw] as the [O, C·kh·kw] matrix whose rows match im2col's patches."""
+    return w.reshape(w.shape[0], -1)
+
+
+def unflatten_filters(w: np.ndarray, shape: tuple) -> np.ndarray:
+    """The inverse of flatten_filters."""
+    return w.reshape(shape)
+
+
 def max_pool2d(x: np.ndarray, k: int, stride: int):
     """Max over k×k windows of x [B, C, H, W]; also returns each maximum's flat index in its (H, W) plane."""
     B, C, H, W = x.shape
