@@ -220,12 +220,18 @@ def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
 # Runs a module or script and reports its own peak memory at exit. ru_maxrss from wait4 would not
 # do: Linux carries the forking parent's high-water mark across exec.
 PEAK_WRAPPER = """
-import atexit, runpy, sys
+import atexit, os, runpy, sys
 def report():
     with open('/proc/self/status') as f:
         kb = next(line.split()[1] for line in f if line.startswith('VmHWM'))
     sys.stderr.write(f'\\nPEAK_KB={kb}\\n')
+    sys.stderr.flush()
 atexit.register(report)
+_exit = os._exit
+def exit_reporting(code):  # the trainer's command line ends with os._exit, which skips atexit
+    report()
+    _exit(code)
+os._exit = exit_reporting
 kind, target, *rest = sys.argv[1:]
 sys.argv = [target, *rest]
 (runpy.run_module(target, run_name='__main__', alter_sys=True) if kind == '-m'

@@ -267,6 +267,13 @@ def test_gathered_rows_keep_the_index(rng, small_sparse_threshold):
     assert nb.take_rows(x.copy(), idx).flags.writeable  # no index behind a writable array
 
 
+def test_prepare_builds_the_index_ahead(rng, small_sparse_threshold):
+    x = pixels(rng, 100)
+    assert ref.prepare(x) is None
+    nb.prepare(x)
+    assert nb._csr_cache[id(x)][1] is not None
+
+
 def test_csr_index(rng):
     x = pixels(rng, 50, cols=30, writeable=True)
     csr = nb.build_csr(x)

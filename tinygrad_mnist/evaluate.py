@@ -15,7 +15,7 @@ from . import cli
 from .datasets import mnist
 from .models import MODELS
 from .nn import CheckpointError, VarBuilder, VarMap, checkpoint
-from .train import EVAL_BATCH, predict, run_command, set_threads
+from .train import EVAL_BATCH, exit_now, predict, run_command, set_threads
 
 SHADES = " .:-=+*#%@"  # darkest pixel last
 
@@ -76,5 +76,10 @@ def main(argv=None) -> int:
     return run_command(cli.evaluate_parser(), run, argv)
 
 
+def entry() -> None:
+    """The `tinygrad-mnist-evaluate` command and `python -m tinygrad_mnist.evaluate`."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -300,6 +300,12 @@ _csr_cache: dict = {}  # id(root array) -> (weakref to it, CSR or None when too 
 _taken: dict = {}      # id(array from take_rows) -> (weakref to it, SparseRows)
 
 
+def prepare(x: np.ndarray) -> None:
+    """Build now whatever the kernels keep for the read-only array x: its CSR index, if it
+    gets one (the trainer does this while the kernels load, instead of in the first epoch)."""
+    _sparse_view(x)
+
+
 def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """`x[rows]` for an integer array of row ids. A minibatch gathered from a dataset's pixels
     keeps their CSR index: the (read-only) result remembers which of its rows it holds."""
