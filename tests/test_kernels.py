@@ -267,6 +267,18 @@ def test_gathered_rows_keep_the_index(rng, small_sparse_threshold):
     assert nb.take_rows(x.copy(), idx).flags.writeable  # no index behind a writable array
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_argmax_rows(dtype, rng):
+    x = rng.standard_normal((TALL, 10)).astype(dtype)
+    x[0, 3] = x[0, 7] = 99        # a tie: the first wins
+    x[1, 5] = np.nan              # a NaN wins
+    x[2, 2] = x[2, 6] = np.nan    # the first NaN wins
+    x[3] = -np.inf
+    np.testing.assert_array_equal(nb.argmax(x, axis=1), ref.argmax(x, axis=1))
+    np.testing.assert_array_equal(nb.argmax(x[:, ::2], axis=-1), ref.argmax(x[:, ::2], axis=-1))
+    assert nb.argmax(x) == ref.argmax(x) and (nb.argmax(x, 0) == ref.argmax(x, 0)).all()
+
+
 def test_prepare_builds_the_index_ahead(rng, small_sparse_threshold):
     x = pixels(rng, 100)
     assert ref.prepare(x) is None

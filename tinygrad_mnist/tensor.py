@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from . import autograd
+from . import autograd, kernels
 from . import functions as F
 
 Scalar = Union[int, float]
@@ -215,7 +215,7 @@ class Tensor:
 
     def argmax(self, axis: Optional[int] = None) -> "Tensor":
         """Index of the largest element (no gradient)."""
-        return Tensor(np.argmax(self.data, axis=axis))
+        return Tensor(kernels.impl.argmax(self.data, axis=axis))
 
     # ------------------------------------------------------------ elementwise
     def exp(self) -> "Tensor": return F.Exp.apply(self)

@@ -300,6 +300,28 @@ _csr_cache: dict = {}  # id(root array) -> (weakref to it, CSR or None when too 
 _taken: dict = {}      # id(array from take_rows) -> (weakref to it, SparseRows)
 
 
+@_jit()
+def _argmax_rows(x, out, lo, hi):
+    for i in range(lo, hi):
+        m, at = x[i, 0], 0
+        for k in range(1, x.shape[1]):
+            v = x[i, k]
+            if v > m or (v != v and m == m):  # the first maximum; the first NaN beats everything
+                m, at = v, k
+        out[i] = at
+
+
+def argmax(x: np.ndarray, axis=None) -> np.ndarray:
+    """Index of the largest element along `axis` (the first one; a NaN counts as largest).
+    Rows of a 2-D float array (predictions from logits) take a kernel: numpy's argmax along
+    a short last axis costs 0.26 ms for MNIST's 10,000 test rows."""
+    if x.ndim != 2 or axis not in (1, -1) or x.dtype.kind != "f" or x.shape[1] == 0:
+        return np.argmax(x, axis=axis)
+    out = np.empty(x.shape[0], np.int64)
+    _for_rows(_argmax_rows, x.shape[0], x.size * NS_PER_COPY, x, out)
+    return out
+
+
 def prepare(x: np.ndarray) -> None:
     """Build now whatever the kernels keep for the read-only array x: its CSR index, if it
     gets one (the trainer does this while the kernels load, instead of in the first epoch)."""

@@ -27,6 +27,11 @@ def matmul(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return out
 
 
+def argmax(x: np.ndarray, axis=None) -> np.ndarray:
+    """Index of the largest element along `axis` (the first one; a NaN counts as largest)."""
+    return np.argmax(x, axis=axis)
+
+
 def prepare(x: np.ndarray) -> None:
     """Build now whatever the kernels keep for the read-only array x (nothing here)."""
 
