@@ -109,19 +109,27 @@ def kernel_workloads(rng):
     g = rng.standard_normal((60000, 10)).astype(np.float32)
     t = rng.integers(0, 10, 60000).astype(np.uint8)
     lp = numpy_kernels.log_softmax(g)
+    ro8 = x8.copy()  # read-only, as the dataset's images are: the numba set indexes its non-zeros
+    ro8.setflags(write=False)
+    b = np.zeros(10, np.float32)
     cases = {
         "matmul X@W.T uint8": lambda k: (lambda: k.matmul(x8, w.T, 1 / 255)),
+        "matmul X@W.T uint8, read-only (CSR)": lambda k: (lambda: k.matmul(ro8, w.T, 1 / 255)),
         "matmul X@W.T float32": lambda k: (lambda: k.matmul(x32, w.T)),
         "dW = G.T@X uint8": lambda k: (lambda: k.matmul(g.T, x8, 1 / 255)),
+        "dW = G.T@X uint8, read-only (CSR)": lambda k: (lambda: k.matmul(g.T, ro8, 1 / 255)),
         "dW = G.T@X float32": lambda k: (lambda: k.matmul(g.T, x32)),
         "log_softmax": lambda k: (lambda: k.log_softmax(g)),
         "nll": lambda k: (lambda: k.nll(lp, t)),
         "softmax - onehot": lambda k: (lambda: k.softmax_nll_backward(1.0, t, lp)),
+        "linear + cross-entropy: loss, dW, db (read-only X)":
+            lambda k: (lambda: k.linear_cross_entropy(ro8, w, b, t, 1 / 255, (False, True, True))),
     }
     torch_cases = {}
     if torch is not None:
         tx8, tx32, tw, tg = map(torch.from_numpy, (x8, x32, w, g))
         tt, tlp = torch.from_numpy(t.astype(np.int64)), torch.from_numpy(lp)
+        tx01 = tx32 / 255  # PyTorch gets its pixels as floats in 0..1, prepared once
         torch_cases = {
             "matmul X@W.T uint8": lambda: (tx8.float() @ tw.T) / 255,
             "matmul X@W.T float32": lambda: tx32 @ tw.T,
@@ -130,12 +138,21 @@ def kernel_workloads(rng):
             "log_softmax": lambda: torch.log_softmax(tg, dim=1),
             "nll": lambda: torch.nn.functional.nll_loss(tlp, tt),
             "softmax - onehot": lambda: (tlp.exp() - torch.nn.functional.one_hot(tt, 10)) / 60000,
+            "linear + cross-entropy: loss, dW, db (read-only X)": lambda: torch_linear_ce(tx01, tw, tt),
         }
     for name, make in cases.items():
         impls = {"numba": make(numba_kernels), "numpy twin": make(numpy_kernels)}
         if name in torch_cases:
             impls["torch"] = torch_cases[name]
         yield name, impls
+
+
+def torch_linear_ce(x, w, t):
+    """PyTorch's loss and weight gradients of a linear layer + cross-entropy (x given as floats)."""
+    w, b = w.detach().requires_grad_(True), torch.zeros(w.shape[0], requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(x @ w.T + b, t)
+    loss.backward()
+    return loss, w.grad, b.grad
 
 
 def conv_workloads(rng):
