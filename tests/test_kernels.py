@@ -268,6 +268,18 @@ def test_gathered_rows_keep_the_index(rng, small_sparse_threshold):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_its_gradient(dtype, rng):
+    x = rng.standard_normal((TALL, 100)).astype(dtype)
+    x[0, :4] = [np.nan, 0.0, -0.0, np.inf]
+    g = rng.standard_normal(x.shape).astype(dtype)
+    g[1, 0], x[1, 0] = np.nan, -1.0  # a NaN gradient stays NaN even where relu is flat
+    y = nb.relu(x)
+    np.testing.assert_array_equal(y, ref.relu(x))
+    np.testing.assert_array_equal(nb.relu_backward(g, y), ref.relu_backward(g, y))
+    np.testing.assert_array_equal(nb.relu(x[:, ::2]), ref.relu(x[:, ::2]))  # other layouts: the twin
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_argmax_rows(dtype, rng):
     x = rng.standard_normal((TALL, 10)).astype(dtype)
     x[0, 3] = x[0, 7] = 99        # a tie: the first wins

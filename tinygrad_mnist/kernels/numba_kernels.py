@@ -517,6 +517,47 @@ def matmul(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return out
 
 
+# ---------------------------------------------------------------- relu
+
+@_jit()
+def _relu_rows(x, out, lo, hi):
+    zero = x.dtype.type(0)
+    for i in range(lo, hi):
+        v = x[i]
+        out[i] = v if (v > zero or v != v) else zero
+
+
+@_jit()
+def _relu_backward_rows(grad, y, out, lo, hi):
+    zero, one = grad.dtype.type(0), grad.dtype.type(1)
+    for i in range(lo, hi):
+        out[i] = grad[i] * (one if y[i] > zero else zero)
+
+
+def _flat_pair(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype.kind == "f" and a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous \
+        and b.flags.c_contiguous
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) elementwise (NaN stays NaN). One pass on the thread pool: an MLP's hidden
+    layer is 6 M values per full batch, 3.2 ms through numpy."""
+    if not _flat_pair(x, x):
+        return numpy_kernels.relu(x)
+    out = np.empty_like(x)
+    _for_rows(_relu_rows, x.size, x.size * NS_PER_COPY, x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad where relu's output y > 0, else 0 (as grad · [y > 0]: a NaN gradient stays NaN)."""
+    if not _flat_pair(grad, y):
+        return numpy_kernels.relu_backward(grad, y)
+    out = np.empty_like(grad)
+    _for_rows(_relu_backward_rows, y.size, y.size * NS_PER_COPY, grad.reshape(-1), y.reshape(-1), out.reshape(-1))
+    return out
+
+
 # ---------------------------------------------------------------- log_softmax
 
 @_jit(fastmath=False)  # reassociation would turn (x - m) - log s back into x - (m + log s)

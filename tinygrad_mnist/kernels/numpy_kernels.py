@@ -41,6 +41,16 @@ def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return x[rows]
 
 
+def relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) elementwise (NaN stays NaN)."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad where relu's output y > 0, else 0 (as grad · [y > 0]: a NaN gradient stays NaN)."""
+    return grad * (y > 0)
+
+
 def log_softmax(x: np.ndarray) -> np.ndarray:
     """`x - logsumexp(x)` along the last axis of a 2-D array, shifted by the row max."""
     m = x.max(axis=1, keepdims=True)
