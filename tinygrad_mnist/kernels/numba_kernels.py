@@ -381,10 +381,13 @@ def lane_padded(b: np.ndarray, dtype) -> np.ndarray:
     call: the next call on this thread with the same shape reuses the buffer (its padding
     columns are still zero), which saves the allocation and its page faults on every step."""
     key = (b.shape, np.dtype(dtype))
-    buf = getattr(_scratch, "padded", {}).get(key)
+    if not hasattr(_scratch, "padded"):
+        _scratch.padded = {}
+    buf = _scratch.padded.get(key)
     if buf is None:
-        buf = _aligned_zeros(b.shape[0], -(-b.shape[1] // LANES) * LANES, dtype)
-        _scratch.padded = {key: buf}  # one shape at a time: a model's layers alternate rarely
+        if len(_scratch.padded) >= 8:  # a few layers' shapes; forget them all past that
+            _scratch.padded.clear()
+        buf = _scratch.padded[key] = _aligned_zeros(b.shape[0], -(-b.shape[1] // LANES) * LANES, dtype)
     buf[:, :b.shape[1]] = b
     return buf
 
