@@ -353,18 +353,18 @@ class LogSoftmax(Function):
         return ctx.back(kernels.impl.log_softmax_backward(rows, y))
 
 
-def check_targets(op: str, scores: np.ndarray, targets: np.ndarray) -> None:
-    """Raise a clear error unless `targets` are class ids for the rows of `scores`."""
-    if scores.ndim != 2:
-        raise ValueError(f"{op}: expected a 2-D [batch, classes] input, got shape {scores.shape}")
+def check_targets(op: str, shape: tuple, targets: np.ndarray) -> None:
+    """Raise a clear error unless `targets` are class ids for the rows of scores shaped `shape`."""
+    if len(shape) != 2:
+        raise ValueError(f"{op}: expected a 2-D [batch, classes] input, got shape {shape}")
     if targets.ndim != 1 or targets.dtype.kind not in "iu":
         raise ValueError(f"{op}: targets must be a 1-D array of integer class ids, "
                          f"got {targets.dtype} of shape {targets.shape}")
-    if targets.shape[0] != scores.shape[0]:
-        raise ValueError(f"{op}: {targets.shape[0]} targets for a batch of {scores.shape[0]}")
-    if targets.size and (targets.min() < 0 or targets.max() >= scores.shape[1]):
-        bad = targets[(targets < 0) | (targets >= scores.shape[1])][0]
-        raise ValueError(f"{op}: target {bad} is out of range for {scores.shape[1]} classes")
+    if targets.shape[0] != shape[0]:
+        raise ValueError(f"{op}: {targets.shape[0]} targets for a batch of {shape[0]}")
+    if targets.size and (targets.min() < 0 or targets.max() >= shape[1]):
+        bad = targets[(targets < 0) | (targets >= shape[1])][0]
+        raise ValueError(f"{op}: target {bad} is out of range for {shape[1]} classes")
 
 
 class NLL(Function):
@@ -372,7 +372,7 @@ class NLL(Function):
 
     @staticmethod
     def forward(ctx: Context, log_probs, targets):
-        check_targets("nll", log_probs, targets)
+        check_targets("nll", log_probs.shape, targets)
         ctx.save_for_backward(log_probs, targets)
         return kernels.impl.nll(log_probs, targets)
 
@@ -391,7 +391,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: Context, logits, targets):
-        check_targets("cross_entropy", logits, targets)
+        check_targets("cross_entropy", logits.shape, targets)
         y = kernels.impl.log_softmax(logits)
         ctx.save_for_backward(y, targets)
         return kernels.impl.nll(y, targets)
@@ -415,7 +415,7 @@ class LinearCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: Context, x, w, b, targets, scale=1.0):
-        check_targets("cross_entropy", np.empty((x.shape[0], w.shape[0]), np.bool_), targets)
+        check_targets("cross_entropy", (x.shape[0], w.shape[0]), targets)
         loss, *grads = kernels.impl.linear_cross_entropy(x, w, b, targets, scale, ctx.needs_input_grad[:3])
         ctx.save_for_backward(*grads)
         return loss

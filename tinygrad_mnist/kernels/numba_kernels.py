@@ -11,10 +11,13 @@ How they are built (the reasons are in docs/kernels.md):
 - Integer inputs (uint8 pixels) are converted one row at a time into a small
   float buffer, so the inner loops are pure float32 (or float64) and vectorise.
 - A large read-only uint8 array (a dataset's images) gets a CSR index of its
-  non-zero pixels the first time it is multiplied, kept as long as the array
-  lives: about a fifth of MNIST's pixels are ink, so products through the index
-  do a fifth of the work. Writable arrays could change under an index, so they
-  always take the dense path.
+  non-zero pixels the first time it is used, kept as long as the array lives:
+  about a fifth of MNIST's pixels are ink, so products through the index do a
+  fifth of the work. Their inner loops are the 16-lane vector operations of
+  `simd.py`. Writable arrays could change under an index, so they always take
+  the dense path.
+- A network's last layer and its cross-entropy are one pass over the pixels
+  (`linear_cross_entropy`); convolutions keep their output channels-last.
 - fastmath is limited to flags that keep NaN and Inf meaningful: a NaN going in
   comes out as a NaN.
 - Large float-by-float products go to BLAS through numpy, which is faster than
@@ -335,10 +338,8 @@ def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     sx = _sparse_view(x) if rows.ndim == 1 and x.ndim == 2 else None
     if sx is not None and len(rows):
         ids = rows.astype(np.int64)
-        ids[ids < 0] += x.shape[0]
-        ids += sx.row0
-        if sx.rowmap.size:
-            ids = sx.rowmap[ids - sx.row0]
+        ids[ids < 0] += x.shape[0]  # numpy's negative ids count from the end
+        ids = sx.rowmap[ids] if sx.rowmap.size else ids + sx.row0
         out.setflags(write=False)
         _taken[id(out)] = (weakref.ref(out, lambda _, key=id(out): _taken.pop(key, None)),
                            SparseRows(sx.csr, 0, ids))
@@ -387,24 +388,16 @@ def lane_padded(b: np.ndarray, dtype) -> np.ndarray:
     if buf is None:
         if len(_scratch.padded) >= 8:  # a few layers' shapes; forget them all past that
             _scratch.padded.clear()
-        buf = _scratch.padded[key] = _aligned_zeros(b.shape[0], -(-b.shape[1] // LANES) * LANES, dtype)
+        cols = -(-b.shape[1] // LANES) * LANES
+        buf = _scratch.padded[key] = _aligned_zeros(b.shape[0], cols, np.empty(0, dtype))
     buf[:, :b.shape[1]] = b
     return buf
 
 
-def _aligned_zeros(rows: int, cols: int, dtype, fill: Optional[np.ndarray] = None) -> np.ndarray:
-    dtype = np.dtype(dtype)
-    buf = np.zeros(rows * cols + 64 // dtype.itemsize, dtype)
-    skip = (-buf.ctypes.data % 64) // dtype.itemsize
-    out = buf[skip:skip + rows * cols].reshape(rows, cols)
-    if fill is not None:
-        out[:, :fill.shape[1]] = fill
-    return out
-
-
 @_jit()
-def _aligned_partial(rows, cols, like):
-    """numba's twin of `_aligned_zeros`: a thread's partial sum, 64-byte aligned."""
+def _aligned_zeros(rows, cols, like):
+    """A zeroed [rows, cols] array of `like`'s dtype starting on a 64-byte boundary (a thread's
+    partial sum, padded weights), so no 16-lane block straddles two cache lines."""
     buf = np.zeros(rows * cols + 64 // like.itemsize, like.dtype)
     skip = (-buf.ctypes.data % 64) // like.itemsize
     return buf[skip:skip + rows * cols].reshape(rows, cols)
@@ -446,7 +439,7 @@ def _csr_tn_rows(indptr, indices, values, row0, rowmap, g, cols, lo, hi):
     # indices[p] of this thread's lane-padded partial [cols, MP].
     M = g.shape[1]
     MP = -(-M // LANES) * LANES
-    out = _aligned_partial(cols, MP, g)
+    out = _aligned_zeros(cols, MP, g)
     table, grows = np.arange(256).astype(g.dtype), np.zeros(CHUNK * MP, g.dtype)
     for first in range(lo, hi, CHUNK):
         last = min(first + CHUNK, hi)
@@ -668,7 +661,7 @@ def _csr_linear_ce_rows(indptr, indices, values, row0, rowmap, wt, bias, targets
     # Per row: its products with the weights (dot_lanes), its loss terms and gradient row g
     # (ce_lanes, which also adds g into db), then g's outer product with the row into this
     # thread's dW.T (axpy_lanes) while the row's non-zeros are still in L1.
-    dwt = _aligned_partial(wt.shape[0] if want_grad else 0, LANES, wt)
+    dwt = _aligned_zeros(wt.shape[0] if want_grad else 0, LANES, wt)
     db, z, g = np.zeros(LANES, wt.dtype), np.zeros(LANES, wt.dtype), np.zeros(LANES, wt.dtype)
     table = np.arange(256).astype(wt.dtype)
     for i in range(lo, hi):
@@ -698,8 +691,8 @@ def linear_cross_entropy(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], 
     want = bool(grads[1] or grads[2])
     shift, sums = np.empty(rows, dtype), np.empty(rows, dtype)
     work = sx.work(rows, N) * (2 if want else 1) + rows * NS_PER_EXP * 4
-    parts = _for_rows(_csr_linear_ce_rows, rows, work, *sx.args(), lane_padded(w.T, dtype), bias, np.ascontiguousarray(targets), dtype.type(scale),
-                      dtype.type(1 / rows), want, shift, sums)
+    parts = _for_rows(_csr_linear_ce_rows, rows, work, *sx.args(), lane_padded(w.T, dtype), bias,
+                      np.ascontiguousarray(targets), dtype.type(scale), dtype.type(1 / rows), want, shift, sums)
     with np.errstate(divide="ignore", invalid="ignore"):  # a NaN or inf weight gives a NaN loss
         loss = np.asarray((np.log(sums) + shift).sum(dtype=np.float64) / rows, dtype)
     if not want:
