@@ -58,9 +58,12 @@ def test_linear_layer_matches_candle_semantics(rng):
     np.testing.assert_allclose(Linear(w)(Tensor(x)).numpy(), x @ w.numpy().T, rtol=1e-5)
     x3 = rng.standard_normal((2, 5, 4)).astype(np.float32)
     np.testing.assert_allclose(Linear(w, b)(Tensor(x3)).numpy(), x3 @ w.numpy().T + b.numpy(), rtol=1e-5)
-    pixels = rng.integers(0, 256, (5, 4), dtype=np.uint8)  # uint8 input means pixels/255
-    np.testing.assert_allclose(Linear(w, b)(Tensor(pixels)).numpy(), (pixels / 255) @ w.numpy().T + b.numpy(),
-                               rtol=1e-5, atol=1e-6)
+    pixels = rng.integers(0, 256, (5, 4), dtype=np.uint8)  # uint8 input is multiplied by value...
+    np.testing.assert_allclose(Linear(w, b)(Tensor(pixels)).numpy(), pixels @ w.numpy().T + b.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(Linear(w, b)(Tensor(pixels)).numpy(), (Tensor(pixels) @ w.T + b).numpy(), rtol=1e-6)
+    scaled = Linear(w, b, input_scale=1 / 255)(Tensor(pixels))  # ...unless the layer asks for a scale
+    np.testing.assert_allclose(scaled.numpy(), (pixels / 255) @ w.numpy().T + b.numpy(), rtol=1e-5, atol=1e-6)
+    assert scaled._ctx is None or scaled._ctx.scale == 1 / 255
 
 
 def test_linear_builder_uses_candle_init():

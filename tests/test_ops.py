@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_mnist import GradcheckError, Tensor, cross_entropy, gradcheck, linear_cross_entropy, nll
+from tinygrad_mnist import GradcheckError, Tensor, cross_entropy, gradcheck, nll
 from tinygrad_mnist import kernels
 from tinygrad_mnist.autograd import Function, no_grad
 
@@ -50,7 +50,6 @@ CASES = {
     "matmul": (lambda a, b: a @ b, lambda r: [leaf(r, 5, 4), leaf(r, 4, 3)]),
     "matmul_transposed": (lambda a, b: a @ b.T, lambda r: [leaf(r, 5, 4), leaf(r, 3, 4)]),
     "matmul_tn": (lambda a, b: a.T @ b, lambda r: [leaf(r, 4, 5), leaf(r, 4, 3)]),
-    "matmul_scaled": (lambda a, b: a.matmul(b, scale=0.25), lambda r: [leaf(r, 2, 4), leaf(r, 4, 3)]),
     "matmul_batched": (lambda a, b: a @ b, lambda r: [leaf(r, 2, 3, 4), leaf(r, 4, 2)]),
     "matmul_batched_broadcast": (lambda a, b: a @ b, lambda r: [leaf(r, 2, 1, 3, 4), leaf(r, 3, 4, 2)]),
     "linear": (lambda x, w, b: x.linear(w, b), lambda r: [leaf(r, 5, 4), leaf(r, 3, 4), leaf(r, 3)]),
@@ -66,10 +65,8 @@ CASES = {
     "max_pool2d": (lambda x: x.max_pool2d(2), lambda r: [leaf(r, 2, 3, 4, 6)]),
     "max_pool2d_overlapping": (lambda x: x.max_pool2d(3, stride=1), lambda r: [leaf(r, 1, 2, 5, 5)]),
     "cross_entropy": (lambda a: cross_entropy(a, TARGETS), lambda r: [leaf(r, 5, 4, lo=-3, hi=3)]),
-    "linear_cross_entropy": (lambda x, w, b: linear_cross_entropy(x, w, b, TARGETS),
-                             lambda r: [leaf(r, 5, 6, lo=-2, hi=2), leaf(r, 4, 6), leaf(r, 4)]),
-    "linear_cross_entropy_nobias_scaled": (lambda x, w: linear_cross_entropy(x, w, None, TARGETS, scale=0.5),
-                                           lambda r: [leaf(r, 5, 3), leaf(r, 4, 3)]),
+    "linear_scaled_cross_entropy": (lambda x, w, b: cross_entropy(x.linear(w, b, scale=0.5), TARGETS),
+                                    lambda r: [leaf(r, 5, 6, lo=-2, hi=2), leaf(r, 4, 6), leaf(r, 4)]),
 }
 
 
@@ -126,7 +123,7 @@ def test_nll_value_and_errors(backend):
         nll(lp, np.array([1.0, 0.0]))
     with pytest.raises(ValueError, match=r"nll: expected a 2-D \[batch, classes\] input, got shape \(2,\)"):
         nll(Tensor(np.zeros(2, np.float32)), [0, 1])
-    with pytest.raises(ValueError, match="cross_entropy: 1 targets for a batch of 2"):
+    with pytest.raises(ValueError, match="nll: 1 targets for a batch of 2"):
         cross_entropy(lp, [1])
 
 
@@ -141,33 +138,14 @@ def test_cross_entropy_equals_log_softmax_then_nll(backend, rng):
     np.testing.assert_allclose(a.grad, b.grad, atol=1e-7)
 
 
-def test_linear_cross_entropy_is_linear_then_cross_entropy(backend, rng):
-    """The fused op gives the unfused graph's loss and gradients, for any upstream gradient."""
-    x = Tensor(rng.uniform(-1, 1, (40, 12)).astype(np.float32))
-    t = rng.integers(0, 7, 40)
-    pairs = [(Tensor(rng.normal(size=(7, 12)).astype(np.float32), requires_grad=True),
-              Tensor(rng.normal(size=7).astype(np.float32), requires_grad=True)) for _ in range(2)]
-    (w1, b1), (w2, b2) = pairs
-    w2.data[...], b2.data[...] = w1.data, b1.data
-    fused = linear_cross_entropy(x, w1, b1, t) * 3.0
-    plain = cross_entropy(x.linear(w2, b2), t) * 3.0
-    assert fused.item() == pytest.approx(plain.item(), rel=1e-6)
-    fused.backward()
-    plain.backward()
-    np.testing.assert_allclose(w1.grad, w2.grad, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(b1.grad, b2.grad, rtol=1e-5, atol=1e-7)
-    assert x.grad is None
-
-
-def test_linear_cross_entropy_under_no_grad_computes_no_gradient(backend, rng):
-    w = Tensor(rng.normal(size=(3, 4)), requires_grad=True)
-    with no_grad():
-        loss = linear_cross_entropy(Tensor(rng.normal(size=(2, 4))), w, None, [0, 2])
-    assert loss._ctx is None and not loss.requires_grad
-    with pytest.raises(ValueError, match=r"linear_cross_entropy: input \(2, 5\) does not fit weight \(3, 4\)"):
-        linear_cross_entropy(Tensor(np.zeros((2, 5))), w, None, [0, 2])
-    with pytest.raises(ValueError, match="cross_entropy: target 3 is out of range for 3 classes"):
-        linear_cross_entropy(Tensor(np.zeros((2, 4))), w, None, [0, 3])
+def test_cross_entropy_is_log_softmax_then_nll_in_the_graph(backend, rng):
+    """No fused op: the loss's graph is the seed's chain, and backward walks both ops."""
+    x = Tensor(rng.normal(size=(6, 4)).astype(np.float32), requires_grad=True)
+    loss = cross_entropy(x, rng.integers(0, 4, 6))
+    assert loss._ctx.fn.__name__ == "NLL"
+    assert loss._ctx.parents[0]._ctx.fn.__name__ == "LogSoftmax"
+    with pytest.raises(ValueError, match="nll: target 3 is out of range for 3 classes"):
+        cross_entropy(Tensor(np.zeros((2, 3), np.float32)), [0, 3])
 
 
 def test_astype_gradient_returns_in_the_input_dtype():
@@ -177,17 +155,3 @@ def test_astype_gradient_returns_in_the_input_dtype():
     (y * y).sum().backward()
     assert a.grad.dtype == np.float32
     np.testing.assert_allclose(a.grad, [2.0, 4.0])
-
-
-def test_linear_cross_entropy_gradcheck_through_the_sparse_kernel(rng, monkeypatch):
-    """float64 gradients of the one-pass CSR kernel (uint8 read-only pixels, as the dataset's)."""
-    from tinygrad_mnist.kernels import numba_kernels as nb
-    monkeypatch.setattr(nb, "SPARSE_MIN_ROWS", 64)
-    x = rng.integers(0, 256, (80, 30), dtype=np.uint8)
-    x[rng.random(x.shape) < 0.7] = 0
-    x.setflags(write=False)
-    assert nb._sparse_view(x) is not None
-    t = rng.integers(0, 5, 80)
-    with kernels.use("numba"):
-        assert gradcheck(lambda w, b: linear_cross_entropy(Tensor(x), w, b, t, scale=1 / 255),
-                         [leaf(rng, 5, 30), leaf(rng, 5)])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_mnist import Tensor, no_grad
+from tinygrad_mnist import Tensor, kernels, no_grad
 
 
 def test_construction_and_dtypes():
@@ -93,7 +93,7 @@ def test_linear_errors_name_the_shapes():
 
 
 def test_uint8_pixels_through_linear_with_scale(backend):
-    """uint8 inputs with scale 1/255 give the float result without a float copy of x."""
+    """An explicit input scale of 1/255 gives the float result without a float copy of x."""
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (50, 784), dtype=np.uint8)
     w = Tensor(rng.standard_normal((10, 784)).astype(np.float32), requires_grad=True)
@@ -105,6 +105,32 @@ def test_uint8_pixels_through_linear_with_scale(backend):
     y.sum().backward()
     np.testing.assert_allclose(w.grad, np.ones((50, 10), np.float32).T @ (x / 255), rtol=1e-4)
     np.testing.assert_allclose(b.grad, np.full(10, 50.0))
+
+
+def test_uint8_times_weights_multiplies_pixel_values_as_numpy_does(backend):
+    """No hidden rescaling: `uint8 @ W`, `linear` and the layer without a scale all agree with numpy."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (30, 784), dtype=np.uint8)
+    w = rng.standard_normal((784, 10)).astype(np.float32)
+    want = x.astype(np.float64) @ w
+    tol = 1e-6 * (x.astype(np.float64) @ np.abs(w)).max()  # float32 rounding of sums this large
+    np.testing.assert_allclose((Tensor(x) @ Tensor(w)).numpy(), want, atol=tol)
+    np.testing.assert_allclose(Tensor(x).linear(Tensor(np.ascontiguousarray(w.T))).numpy(), want, atol=tol)
+
+
+def test_both_kernel_sets_return_arrays_of_the_same_kind(rng):
+    """Indexing, convolution and pooling give arrays of the same writeability and layout on both sets."""
+    images = Tensor(rng.integers(0, 256, (40, 784), dtype=np.uint8))
+    w = Tensor(rng.standard_normal((4, 1, 5, 5)).astype(np.float32))
+    seen = {}
+    for name in kernels.BACKENDS:
+        with kernels.use(name):
+            batch = images[np.array([3, 1, 3])]
+            conv = (images[np.arange(2)].astype(np.float32) * (1 / 255)).reshape(2, 1, 28, 28).conv2d(w)
+            pooled = conv.max_pool2d(2)
+            seen[name] = [(a.data.flags.writeable, a.data.flags.c_contiguous) for a in (batch, conv, pooled)]
+            np.testing.assert_array_equal(batch.numpy(), images.numpy()[[3, 1, 3]])
+    assert seen["numba"] == seen["numpy"] == [(True, True)] * 3
 
 
 def test_no_grad_still_computes():

@@ -18,7 +18,8 @@ def parse(dot):
 
 
 def op_named(nodes, name):
-    return [k for k, (shape, label) in nodes.items() if shape == "ellipse" and label == [name]]
+    """Op nodes whose first label line is `name` (an input scale may follow on a second line)."""
+    return [k for k, (shape, label) in nodes.items() if shape == "ellipse" and label[0] == name]
 
 
 def test_a_small_known_graph():
@@ -72,6 +73,10 @@ def test_train_graph_option_writes_one_step_and_exits(tmp_path, capsys):
     nodes, edges = parse(path.read_text())
     names = {label[0] for _, label in nodes.values()}
     assert {"ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"} <= names
-    # the last layer and the loss are one fused op in a training step
-    assert len(op_named(nodes, "Linear")) == 1 and op_named(nodes, "ReLU") and op_named(nodes, "LinearCrossEntropy")
+    # the seed's chain: both layers, then log_softmax and nll; the first layer reads pixels as 0..1
+    assert len(op_named(nodes, "Linear")) == 2 and op_named(nodes, "ReLU")
+    assert op_named(nodes, "LogSoftmax") and op_named(nodes, "NLL")
+    assert sorted(label for _, (shape, label) in nodes.items() if label[0] == "Linear") == [
+        ["Linear"], ["Linear", "input × 1/255"]]
+    assert {"images", "labels"} <= names
     assert all("grad norm" in label[-1] for _, label in nodes.values() if label[0].startswith("ln"))

@@ -248,9 +248,7 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx: Context, x, idx):
-        ctx.shape, ctx.dtype, ctx.idx = x.shape, x.dtype, idx
-        if isinstance(idx, np.ndarray) and idx.dtype.kind in "iu":  # a minibatch of rows
-            return kernels.impl.take_rows(x, idx)
+        ctx.shape, ctx.idx = x.shape, idx
         return x[idx]
 
     @staticmethod
@@ -267,31 +265,28 @@ class Index(Function):
 
 
 class MatMul(Function):
-    """scale · (a @ b):  d/da = scale · G @ bᵀ,  d/db = scale · aᵀ @ G.
+    """a @ b:  d/da = G @ bᵀ,  d/db = aᵀ @ G.
 
     2-D operands use the matmul kernels; batched (N-D) ones use numpy's matmul,
     with batch broadcasting undone by `unbroadcast` like any other op.
     """
 
     @staticmethod
-    def forward(ctx: Context, a, b, scale=1.0):
+    def forward(ctx: Context, a, b):
         ctx.save_for_backward(a, b)
-        ctx.scale = scale
         if a.ndim == b.ndim == 2:
-            return kernels.impl.matmul(a, b, scale)
-        out = np.matmul(a, b)
-        return out * out.dtype.type(scale) if scale != 1.0 else out
+            return kernels.impl.matmul(a, b)
+        return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx: Context, grad):
         a, b = ctx.saved_tensors
         da, db = ctx.needs_input_grad
-        s = ctx.scale
         if a.ndim == b.ndim == 2:
             mm = kernels.impl.matmul
-            return (mm(grad, b.T, s) if da else None), (mm(a.T, grad, s) if db else None)
-        ga = np.matmul(grad, np.swapaxes(b, -1, -2)) * s if da else None
-        gb = np.matmul(np.swapaxes(a, -1, -2), grad) * s if db else None
+            return (mm(grad, b.T) if da else None), (mm(a.T, grad) if db else None)
+        ga = np.matmul(grad, np.swapaxes(b, -1, -2)) if da else None
+        gb = np.matmul(np.swapaxes(a, -1, -2), grad) if db else None
         return ga, gb
 
 
@@ -301,7 +296,9 @@ class Linear(Function):
 
     One op instead of transpose + matmul + add: fewer graph nodes per layer,
     and each product runs on the kernel layout that suits it.
-    `scale` lets uint8 pixels (0..255) stand for 0..1 without a float copy.
+    `scale` is the layer's input scale, asked for explicitly (the MNIST models read
+    uint8 pixels as value/255 this way) and shown in the graph: the product is
+    `(scale · x) @ Wᵀ` to float32 rounding, without a float copy of x.
     """
 
     @staticmethod
@@ -382,86 +379,37 @@ class NLL(Function):
         return kernels.impl.nll_backward(float(grad), targets, log_probs)
 
 
-class CrossEntropy(Function):
-    """loss = nll(log_softmax(x)):  d/dx = (softmax(x) - onehot(t)) / N.
-
-    The two ops fused: the softmax Jacobian and the one-hot pick collapse into
-    one subtraction (docs/autodiff.md derives it).
-    """
-
-    @staticmethod
-    def forward(ctx: Context, logits, targets):
-        check_targets("cross_entropy", logits.shape, targets)
-        y = kernels.impl.log_softmax(logits)
-        ctx.save_for_backward(y, targets)
-        return kernels.impl.nll(y, targets)
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        y, targets = ctx.saved_tensors
-        return kernels.impl.softmax_nll_backward(float(grad), targets, y)
-
-
-class LinearCrossEntropy(Function):
-    """loss = cross_entropy(scale · x @ Wᵀ + b, t), with G = (softmax − onehot(t)) / N:
-    d/dx = scale · G @ W,  d/dW = scale · Gᵀ @ x,  d/db = Σ_rows G.
-
-    Linear then CrossEntropy as one op, for a network's last layer. The loss is a
-    scalar, so its gradients are fixed once the forward pass has seen a row:
-    forward computes the ones `needs_input_grad` asks for in the same pass over
-    x (on MNIST that halves the memory traffic of a training step), and backward
-    only scales them by the incoming gradient.
-    """
-
-    @staticmethod
-    def forward(ctx: Context, x, w, b, targets, scale=1.0):
-        check_targets("cross_entropy", (x.shape[0], w.shape[0]), targets)
-        loss, *grads = kernels.impl.linear_cross_entropy(x, w, b, targets, scale, ctx.needs_input_grad[:3])
-        ctx.save_for_backward(*grads)
-        return loss
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        g = float(grad)
-        return tuple(None if d is None else (d if g == 1.0 else d * d.dtype.type(g))
-                     for d in ctx.saved_tensors) + (None,)
-
-
 # ---------------------------------------------------------------- convolution and pooling (NCHW)
 
 
 class Conv2d(Function):
-    """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ:
+    """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ
+    with W_flat = W.reshape(O, C·kh·kw):
     d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
-    (W_flat's column order is the kernel set's patch order: `flatten_filters`.)
-
-    `scale` multiplies x on the way in, so uint8 pixels stand for 0..1.
     """
 
     @staticmethod
-    def forward(ctx: Context, x, w, b=None, stride=1, padding=0, scale=1.0):
+    def forward(ctx: Context, x, w, b=None, stride=1, padding=0):
         (B, _, H, W), (O, _, kh, kw) = x.shape, w.shape
         OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
-        cols = kernels.impl.im2col(x, kh, kw, stride, padding, w.dtype, scale)
-        y = kernels.impl.matmul(cols, kernels.impl.flatten_filters(w).T)
+        cols = kernels.impl.im2col(x, kh, kw, stride, padding, w.dtype)
+        y = kernels.impl.matmul(cols, w.reshape(O, -1).T)  # [B·OH·OW, O]
         if b is not None:
             y += b
         ctx.save_for_backward(cols, w)
-        ctx.geometry = (x.shape, stride, padding, scale)
-        # NCHW in shape and values, channels-last in memory (as the product leaves it): no copy,
-        # and pooling then runs across contiguous channels. numpy reads any layout.
-        return y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2)
+        ctx.geometry = (x.shape, stride, padding)
+        return np.ascontiguousarray(y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2))
 
     @staticmethod
     def backward(ctx: Context, grad):
         cols, w = ctx.saved_tensors
-        x_shape, stride, padding, scale = ctx.geometry
+        x_shape, stride, padding = ctx.geometry
         needs = ctx.needs_input_grad
         O, _, kh, kw = w.shape
         g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, O)
         k, mm = kernels.impl, kernels.impl.matmul
-        dx = k.col2im(mm(g, k.flatten_filters(w), scale), x_shape, kh, kw, stride, padding) if needs[0] else None
-        dw = k.unflatten_filters(mm(g.T, cols), w.shape) if needs[1] else None
+        dx = k.col2im(mm(g, w.reshape(O, -1)), x_shape, kh, kw, stride, padding) if needs[0] else None
+        dw = mm(g.T, cols).reshape(w.shape) if needs[1] else None
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (g.sum(axis=0) if needs[2] else None)

@@ -1,52 +1,51 @@
 """The three MNIST models, built exactly as the Candle tutorial and Candle's MNIST example
 build them, so their checkpoints carry the same names and shapes.
 
-Each takes a batch of flattened images [B, 784] (uint8 pixels or floats in 0..1)
-and returns logits [B, 10].
+Each takes a batch of flattened images [B, 784] as MNIST stores them, uint8
+pixels 0..255, reads them as value/255 where its own code says so (the first
+layer's `input_scale`, or an explicit multiply), and returns logits [B, 10].
+The loss is `Module.loss`: log_softmax then nll, two ops in the graph.
 """
 from __future__ import annotations
 
 from typing import Dict, Type
 
+import numpy as np
+
 from .nn import Conv2dConfig, Dropout, Linear, Module, VarBuilder, conv2d, init, linear
+from .nn.layers import PIXEL_SCALE
 from .tensor import Tensor
 
 IMAGE_DIM = 28 * 28
 LABELS = 10
 
 
-def linear_z(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
+def linear_z(in_dim: int, out_dim: int, vb: VarBuilder, input_scale: float = 1.0) -> Linear:
     """The tutorial's zero-initialised linear layer."""
     weight = vb.get_with_hints((out_dim, in_dim), "weight", init.ZERO)
     bias = vb.get_with_hints((out_dim,), "bias", init.ZERO)
-    return Linear(weight, bias)
+    return Linear(weight, bias, input_scale)
 
 
 class LinearModel(Module):
     """The tutorial's model: one zero-initialised Linear(784 → 10); saves `weight`, `bias`."""
 
     def __init__(self, vb: VarBuilder):
-        self.linear = linear_z(IMAGE_DIM, LABELS, vb)
+        self.linear = linear_z(IMAGE_DIM, LABELS, vb, input_scale=PIXEL_SCALE)  # pixels as 0..1
 
     def forward(self, xs: Tensor, train: bool = False) -> Tensor:
         return self.linear(xs)
-
-    def loss(self, xs: Tensor, ys, train: bool = False) -> Tensor:
-        return self.linear.cross_entropy(xs, ys)  # = cross_entropy(self(xs), ys), one pass over xs
 
 
 class Mlp(Module):
     """Candle's MLP: 784 → 100 → ReLU → 10; saves `ln1.*`, `ln2.*`."""
 
     def __init__(self, vb: VarBuilder):
-        self.ln1 = linear(IMAGE_DIM, 100, vb.pp("ln1"))
+        self.ln1 = linear(IMAGE_DIM, 100, vb.pp("ln1"), input_scale=PIXEL_SCALE)  # pixels as 0..1
         self.ln2 = linear(100, LABELS, vb.pp("ln2"))
 
     def forward(self, xs: Tensor, train: bool = False) -> Tensor:
         return self.ln2(self.ln1(xs).relu())
-
-    def loss(self, xs: Tensor, ys, train: bool = False) -> Tensor:
-        return self.ln2.cross_entropy(self.ln1(xs).relu(), ys)
 
 
 class ConvNet(Module):
@@ -61,7 +60,9 @@ class ConvNet(Module):
         self.dropout = Dropout(0.5)
 
     def forward(self, xs: Tensor, train: bool = False) -> Tensor:
-        x = xs.reshape(xs.shape[0], 1, 28, 28)
+        x = xs.astype(np.float32) * PIXEL_SCALE  # pixels as 0..1 (a small batch: the copy is cheap)
+        x.name = x.name or "images / 255"  # no gradient flows into x, so no op records it: say it here
+        x = x.reshape(xs.shape[0], 1, 28, 28)
         x = self.conv1(x).max_pool2d(2)
         x = self.conv2(x).max_pool2d(2)
         x = self.fc1(x.flatten(1)).relu()

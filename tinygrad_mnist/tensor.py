@@ -141,25 +141,27 @@ class Tensor:
     def __rmatmul__(self, other: Any) -> "Tensor":
         return self._lift(other).matmul(self)
 
-    def matmul(self, other: "Tensor", scale: float = 1.0) -> "Tensor":
-        """`scale * (self @ other)`: 2-D, or batched over leading dimensions."""
+    def matmul(self, other: "Tensor") -> "Tensor":
+        """`self @ other`: 2-D, or batched over leading dimensions. Integer operands are multiplied
+        by value, as numpy does (uint8 pixels stay 0..255)."""
         other = self._lift(other)
         a, b = self.shape, other.shape
         if len(a) < 2 or len(b) < 2:
             raise ValueError(f"matmul: both operands need at least 2 dimensions, got {a} and {b}")
         if a[-1] != b[-2]:
             raise ValueError(f"matmul: shapes {a} and {b} do not match ({a[-1]} != {b[-2]})")
-        return F.MatMul.apply(self, other, scale=scale)
+        return F.MatMul.apply(self, other)
 
     def linear(self, weight: "Tensor", bias: Optional["Tensor"] = None, scale: float = 1.0) -> "Tensor":
-        """`scale * self @ weight.T + bias`, weight shaped [out, in] (Candle's and PyTorch's layout)."""
+        """`(scale * self) @ weight.T + bias`, weight shaped [out, in] (Candle's and PyTorch's layout).
+        `scale` is an input scale a layer asks for explicitly; it shows in the graph."""
         _check_linear("linear", self, weight, bias)
         if bias is None:
             return F.Linear.apply(self, weight, scale=scale)
         return F.Linear.apply(self, weight, bias, scale=scale)
 
     def conv2d(self, weight: "Tensor", bias: Optional["Tensor"] = None, stride: int = 1,
-               padding: int = 0, scale: float = 1.0) -> "Tensor":
+               padding: int = 0) -> "Tensor":
         """2-D cross-correlation of [B, C, H, W] with weight [O, C, kh, kw] (+ bias [O])."""
         if self.ndim != 4 or weight.ndim != 4 or self.shape[1] != weight.shape[1]:
             raise ValueError(f"conv2d: input {self.shape} does not fit weight {weight.shape} "
@@ -171,7 +173,7 @@ class Tensor:
             raise ValueError(f"conv2d: kernel {weight.shape[2:]} is larger than the padded input {(h, w)}")
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"conv2d: bias {bias.shape} does not fit weight {weight.shape}")
-        params = dict(stride=stride, padding=padding, scale=scale)
+        params = dict(stride=stride, padding=padding)
         if bias is None:
             return F.Conv2d.apply(self, weight, **params)
         return F.Conv2d.apply(self, weight, bias, **params)
@@ -261,18 +263,8 @@ def nll(log_probs: Tensor, targets: Union[Tensor, np.ndarray, Sequence[int]]) ->
 
 
 def cross_entropy(logits: Tensor, targets: Union[Tensor, np.ndarray, Sequence[int]]) -> Tensor:
-    """`nll(log_softmax(logits), targets)` as one op with the fused gradient."""
-    return F.CrossEntropy.apply(logits, _targets(targets))
-
-
-def linear_cross_entropy(x: Tensor, weight: Tensor, bias: Optional[Tensor],
-                         targets: Union[Tensor, np.ndarray, Sequence[int]], scale: float = 1.0) -> Tensor:
-    """`cross_entropy(x.linear(weight, bias, scale), targets)` as one op: a last layer and its loss,
-    with the gradients computed during the forward pass (see `functions.LinearCrossEntropy`)."""
-    _check_linear("linear_cross_entropy", x, weight, bias)
-    if bias is None:  # a constant zero bias: no gradient is asked of it
-        bias = Tensor(np.zeros(weight.shape[0], weight.dtype))
-    return F.LinearCrossEntropy.apply(x, weight, bias, _targets(targets), scale=scale)
+    """`nll(log_softmax(logits), targets)`, as PyTorch's `cross_entropy` is: two ops in the graph."""
+    return nll(logits.log_softmax(axis=-1), targets)
 
 
 def _check_linear(op: str, x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> None:

@@ -80,14 +80,6 @@ def check_writable(path: str) -> None:
         raise CheckpointError(f"{path}: cannot write there: {err.strerror or err}") from None
 
 
-def load_data(directory: Optional[str]) -> mnist.Dataset:
-    """The dataset, with whatever the kernels keep for its images (their CSR index) built."""
-    data = mnist.load(directory)
-    for images in (data.train_images, data.test_images):
-        kernels.impl.prepare(images.data)
-    return data
-
-
 def warm_up(model: Module, varmap: VarMap) -> None:
     """One forward and backward pass on two blank images: loads (or compiles) the kernels a
     training step needs. Touches no weight and draws no random number (no dropout)."""
@@ -149,7 +141,7 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
     total = 0.0
     for step, idx in enumerate(batches, start=1):
         xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
-        batch_loss = model.loss(xs, ys, train=True)  # = nll(log_softmax(model(xs))), fused
+        batch_loss = model.loss(xs, ys, train=True)  # nll(log_softmax(model(xs)))
         value = batch_loss.item()
         if not math.isfinite(value):
             progress.close()
@@ -180,6 +172,7 @@ def append_metrics(path: str, record: Optional[dict]) -> None:
 def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
     """The DOT graph of one training step's loss on the first batch, after its backward pass."""
     xs, ys = data.train_images.narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
+    xs.name, ys.name = "images", "labels"
     step_loss = model.loss(xs, ys, train=True)
     step_loss.backward()
     try:
@@ -210,7 +203,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
 
     # Decompressing the data releases the GIL: do it while this thread loads the compiled kernels.
     with ThreadPoolExecutor(1) as loader:
-        pending = loader.submit(load_data, args.local_mnist)
+        pending = loader.submit(mnist.load, args.local_mnist)
         init.seed(args.seed)
         varmap = VarMap()
         model = MODELS[kind](VarBuilder.from_varmap(varmap))

@@ -5,7 +5,8 @@
 
 Tensors are boxes (shape and dtype; a VarMap variable shows its name; inputs
 that need no gradient are grey); ops are ellipses named after their
-`Function`. Edges run in data-flow order: input → op → output. Producing
+`Function`, with an input scale where the op has one (`Linear` reading uint8
+pixels as 0..1). Edges run in data-flow order: input → op → output. Producing
 the text needs no Graphviz; rendering it does.
 """
 from __future__ import annotations
@@ -29,6 +30,16 @@ def _quote(text: str) -> str:
 
 def _shape(t: Tensor) -> str:
     return "[" + ", ".join(str(n) for n in t.shape) + "]"
+
+
+def _op_label(ctx) -> str:
+    """The op's name, and an input scale if it has one (`Linear` reading pixels as 0..1)."""
+    scale = getattr(ctx, "scale", 1.0)
+    if scale == 1.0:
+        return ctx.fn.__name__
+    inverse = 1.0 / scale
+    factor = f"1/{inverse:g}" if abs(inverse - round(inverse)) < 1e-9 else f"{scale:g}"
+    return f"{ctx.fn.__name__}\ninput × {factor}"
 
 
 def to_dot(tensor: Tensor, show_grad: bool = False) -> str:
@@ -56,7 +67,7 @@ def to_dot(tensor: Tensor, show_grad: bool = False) -> str:
         if t._ctx is not None:  # the op first, then what it made
             oid = f"op{op_count}"
             op_count += 1
-            lines.append(f"  {oid} [shape=ellipse, label={_quote(t._ctx.fn.__name__)}];")
+            lines.append(f"  {oid} [shape=ellipse, label={_quote(_op_label(t._ctx))}];")
             edges.extend((ids[id(p)], oid) for p in t._ctx.parents)
             edges.append((oid, tid))
         lines.append(f"  {tid} [shape=box, label={_quote(label)}{style}];")

@@ -8,8 +8,6 @@ Kernels work on plain arrays only; they never see a `Tensor`.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 
@@ -30,15 +28,6 @@ def matmul(a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
 def argmax(x: np.ndarray, axis=None) -> np.ndarray:
     """Index of the largest element along `axis` (the first one; a NaN counts as largest)."""
     return np.argmax(x, axis=axis)
-
-
-def prepare(x: np.ndarray) -> None:
-    """Build now whatever the kernels keep for the read-only array x (nothing here)."""
-
-
-def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """`x[rows]` for an integer array of row ids."""
-    return x[rows]
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -78,51 +67,20 @@ def nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray) -> np.
     return out
 
 
-def softmax_nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
-    """d nll(log_softmax(x)) / dx = `grad * (softmax - onehot) / N`, from log_softmax's output."""
-    n = log_probs.shape[0]
-    out = np.exp(log_probs)
-    out[np.arange(n), targets] -= 1
-    out *= log_probs.dtype.type(grad / n)
-    return out
-
-
-def linear_cross_entropy(x: np.ndarray, w: np.ndarray, b, targets: np.ndarray, scale: float = 1.0,
-                         grads=(False, False, False)):
-    """`cross_entropy(scale * x @ w.T + b, targets)` and the gradients `grads` asks for (x, w, b):
-    (loss, dx, dw, db), None where not asked. With G = (softmax - onehot) / N:
-    dx = scale * G @ w,  dw = scale * G.T @ x,  db = G summed over rows."""
-    return compose_linear_cross_entropy(sys.modules[__name__], x, w, b, targets, scale, grads)
-
-
-def compose_linear_cross_entropy(k, x, w, b, targets, scale, grads):
-    """`linear_cross_entropy` from kernel set `k`'s matmul, log_softmax, nll and softmax_nll_backward."""
-    logits = k.matmul(x, w.T, scale)
-    if b is not None:
-        logits += b
-    y = k.log_softmax(logits)
-    loss = k.nll(y, targets)
-    if not any(grads):
-        return loss, None, None, None
-    g = k.softmax_nll_backward(1.0, targets, y)
-    return (loss, k.matmul(g, w, scale) if grads[0] else None, k.matmul(g.T, x, scale) if grads[1] else None,
-            g.sum(axis=0) if grads[2] and b is not None else None)
-
-
 # ---------------------------------------------------------------- convolution and pooling (NCHW)
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype, scale: float = 1.0) -> np.ndarray:
-    """Patches of x [B, C, H, W] as rows: [B·OH·OW, C·kh·kw], times `scale`, in `dtype`."""
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype) -> np.ndarray:
+    """Patches of x [B, C, H, W] as rows: [B·OH·OW, C·kh·kw], in `dtype`."""
     B, C, H, W = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))).astype(dtype)
     win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
     OH, OW = win.shape[2], win.shape[3]
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(B * OH * OW, C * kh * kw)
-    return cols * cols.dtype.type(scale) if scale != 1.0 else np.ascontiguousarray(cols)
+    return np.ascontiguousarray(cols)
 
 
 def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
@@ -134,17 +92,7 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, paddin
     for i in range(kh):
         for j in range(kw):
             xp[:, :, i:i + stride * OH:stride, j:j + stride * OW:stride] += patches[:, :, :, :, i, j].transpose(0, 3, 1, 2)
-    return xp[:, :, padding:padding + H, padding:padding + W]
-
-
-def flatten_filters(w: np.ndarray) -> np.ndarray:
-    """w [O, C, kh, kw] as the [O, C·kh·kw] matrix whose rows match im2col's patches."""
-    return w.reshape(w.shape[0], -1)
-
-
-def unflatten_filters(w: np.ndarray, shape: tuple) -> np.ndarray:
-    """The inverse of flatten_filters."""
-    return w.reshape(shape)
+    return np.ascontiguousarray(xp[:, :, padding:padding + H, padding:padding + W])
 
 
 def max_pool2d(x: np.ndarray, k: int, stride: int):

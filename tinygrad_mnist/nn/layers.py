@@ -1,8 +1,10 @@
 """Layers with Candle's names: `Linear`, `Conv2d`, `Dropout` and their builders.
 
-A uint8 tensor entering a layer is read as 8-bit pixel intensities, value/255
-(torchvision's ToTensor convention): the 1/255 is applied inside the product,
-so MNIST stays uint8 in memory and is never copied to float32.
+A layer computes what its formula says for any input dtype: a uint8 input is
+multiplied by value, as numpy does. A model that wants pixels read as 0..1
+says so: `Linear(..., input_scale=PIXEL_SCALE)` (applied inside the product,
+so MNIST stays uint8 in memory, and shown in the graph), or an explicit
+`x.astype(np.float32) * PIXEL_SCALE`.
 """
 from __future__ import annotations
 
@@ -12,15 +14,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..tensor import Tensor, cross_entropy, linear_cross_entropy
+from ..tensor import Tensor, cross_entropy
 from . import init
 from .varmap import VarBuilder
 
-PIXEL_SCALE = 1.0 / 255.0
-
-
-def _input_scale(x: Tensor) -> float:
-    return PIXEL_SCALE if x.dtype == np.uint8 else 1.0
+PIXEL_SCALE = 1.0 / 255.0  # 8-bit pixel intensities as 0..1 (torchvision's ToTensor convention)
 
 
 class Module:
@@ -33,35 +31,31 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def loss(self, x: Tensor, targets, train: bool = False) -> Tensor:
-        """The training loss, `cross_entropy(self(x, train), targets)`. A model whose last layer is a
-        `Linear` overrides this with `Linear.cross_entropy`, which fuses the two."""
+        """The training loss, `cross_entropy(self(x, train), targets)`: log_softmax then nll."""
         return cross_entropy(self.forward(x, train=train), targets)
 
 
 class Linear(Module):
-    """y = x @ weightᵀ + bias, weight [out, in] (Candle's and PyTorch's layout)."""
+    """y = (input_scale · x) @ weightᵀ + bias, weight [out, in] (Candle's and PyTorch's layout).
+    `input_scale` (default 1) is for a first layer that reads raw pixels as 0..1."""
 
-    def __init__(self, weight: Tensor, bias: Optional[Tensor] = None):
-        self.weight, self.bias = weight, bias
+    def __init__(self, weight: Tensor, bias: Optional[Tensor] = None, input_scale: float = 1.0):
+        self.weight, self.bias, self.input_scale = weight, bias, input_scale
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 2:
-            return x.linear(self.weight, self.bias, _input_scale(x))
+            return x.linear(self.weight, self.bias, self.input_scale)
         lead = x.shape[:-1]  # [..., in]: apply to the last axis
-        y = x.reshape(-1, x.shape[-1]).linear(self.weight, self.bias, _input_scale(x))
+        y = x.reshape(-1, x.shape[-1]).linear(self.weight, self.bias, self.input_scale)
         return y.reshape(*lead, self.weight.shape[0])
 
-    def cross_entropy(self, x: Tensor, targets) -> Tensor:
-        """`loss.cross_entropy(self(x), targets)` for a last layer, as one fused op (x is [batch, in])."""
-        return linear_cross_entropy(x, self.weight, self.bias, targets, _input_scale(x))
 
-
-def linear(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
+def linear(in_dim: int, out_dim: int, vb: VarBuilder, input_scale: float = 1.0) -> Linear:
     """Candle's `linear`: Kaiming-normal weight, bias uniform in ±1/√in."""
     weight = vb.get_with_hints((out_dim, in_dim), "weight", init.DEFAULT_KAIMING_NORMAL)
     bound = 1.0 / math.sqrt(in_dim)
     bias = vb.get_with_hints((out_dim,), "bias", init.Uniform(-bound, bound))
-    return Linear(weight, bias)
+    return Linear(weight, bias, input_scale)
 
 
 def linear_no_bias(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
@@ -86,7 +80,7 @@ class Conv2d(Module):
         self.weight, self.bias, self.config = weight, bias, config
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.conv2d(self.weight, self.bias, self.config.stride, self.config.padding, _input_scale(x))
+        return x.conv2d(self.weight, self.bias, self.config.stride, self.config.padding)
 
 
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig, vb: VarBuilder) -> Conv2d:
