@@ -204,7 +204,7 @@ CONV_CASES = [  # B, C, H, W, kernel, stride, padding, input dtype
 
 @pytest.mark.parametrize("B,C,H,W,k,stride,padding,dtype", CONV_CASES)
 def test_im2col_col2im(B, C, H, W, k, stride, padding, dtype, rng):
-    """The same patches, in the same (c, i, j) order, from NCHW and from a strided view; col2im,
+    """The same patches, in the same (i, j, c) order, from NCHW and from a strided view; col2im,
     their adjoint, the same sums; both sets return C-contiguous arrays."""
     x = operand(rng, (B, C, H, W), dtype)
     out_dtype = np.float32 if dtype == np.uint8 else dtype

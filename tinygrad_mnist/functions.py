@@ -382,18 +382,24 @@ class NLL(Function):
 # ---------------------------------------------------------------- convolution and pooling (NCHW)
 
 
+def _flat_filters(w):
+    """Filters [O, C, kh, kw] as the [O, kh·kw·C] matrix whose columns follow im2col's patch
+    order (the channel innermost, on both kernel sets)."""
+    return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
+
+
 class Conv2d(Function):
     """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ
-    with W_flat = W.reshape(O, C·kh·kw):
+    with W_flat the filters as rows (`_flat_filters`):
     d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
     """
 
     @staticmethod
     def forward(ctx: Context, x, w, b=None, stride=1, padding=0):
-        (B, _, H, W), (O, _, kh, kw) = x.shape, w.shape
+        (B, _, H, W), (O, C, kh, kw) = x.shape, w.shape
         OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
-        cols = kernels.impl.im2col(x, kh, kw, stride, padding, w.dtype)
-        y = kernels.impl.matmul(cols, w.reshape(O, -1).T)  # [B·OH·OW, O]
+        cols = kernels.impl.im2col(x, kh, kw, stride, padding, w.dtype)  # [B·OH·OW, kh·kw·C]
+        y = kernels.impl.matmul(cols, _flat_filters(w).T)                # [B·OH·OW, O]
         if b is not None:
             y += b
         ctx.save_for_backward(cols, w)
@@ -405,11 +411,11 @@ class Conv2d(Function):
         cols, w = ctx.saved_tensors
         x_shape, stride, padding = ctx.geometry
         needs = ctx.needs_input_grad
-        O, _, kh, kw = w.shape
+        O, C, kh, kw = w.shape
         g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, O)
         k, mm = kernels.impl, kernels.impl.matmul
-        dx = k.col2im(mm(g, w.reshape(O, -1)), x_shape, kh, kw, stride, padding) if needs[0] else None
-        dw = mm(g.T, cols).reshape(w.shape) if needs[1] else None
+        dx = k.col2im(mm(g, _flat_filters(w)), x_shape, kh, kw, stride, padding) if needs[0] else None
+        dw = np.ascontiguousarray(mm(g.T, cols).reshape(O, kh, kw, C).transpose(0, 3, 1, 2)) if needs[1] else None
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (g.sum(axis=0) if needs[2] else None)

@@ -74,12 +74,12 @@ def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype) -> np.ndarray:
-    """Patches of x [B, C, H, W] as rows: [B·OH·OW, C·kh·kw], in `dtype`."""
+    """Patches of x [B, C, H, W] as rows: [B·OH·OW, kh·kw·C] (the channel innermost), in `dtype`."""
     B, C, H, W = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))).astype(dtype)
     win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
     OH, OW = win.shape[2], win.shape[3]
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(B * OH * OW, C * kh * kw)
+    cols = win.transpose(0, 2, 3, 4, 5, 1).reshape(B * OH * OW, kh * kw * C)
     return np.ascontiguousarray(cols)
 
 
@@ -87,11 +87,11 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, paddin
     """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
     B, C, H, W = shape
     OH, OW = conv_out_size(H, kh, stride, padding), conv_out_size(W, kw, stride, padding)
-    patches = cols.reshape(B, OH, OW, C, kh, kw)
+    patches = cols.reshape(B, OH, OW, kh, kw, C)
     xp = np.zeros((B, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            xp[:, :, i:i + stride * OH:stride, j:j + stride * OW:stride] += patches[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+            xp[:, :, i:i + stride * OH:stride, j:j + stride * OW:stride] += patches[:, :, :, i, j, :].transpose(0, 3, 1, 2)
     return np.ascontiguousarray(xp[:, :, padding:padding + H, padding:padding + W])
 
 
