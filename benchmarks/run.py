@@ -16,7 +16,11 @@ appear when torch is importable (`pip install -e '.[bench]'`).
 """
 from __future__ import annotations
 
-import argparse
+from tinygrad_mnist.cli import tune_process
+
+tune_process()  # the command line's process settings (docs/kernels.md), before numpy loads OpenBLAS
+
+import argparse  # noqa: E402
 import json
 import os
 import platform
@@ -88,7 +92,7 @@ def machine() -> Dict[str, str]:
                                  f"{p['num_threads']} threads" for p in threadpool_info())
     except ImportError:
         info["blas"] = "(install threadpoolctl to report)"
-    for var in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
+    for var in ("OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         if var in os.environ:
             info[var] = os.environ[var]

@@ -1,4 +1,5 @@
 """Importing the package changes nothing in the process: environment, signal handlers, threads."""
+import os
 import subprocess
 import sys
 
@@ -28,9 +29,36 @@ def test_import_changes_nothing(module):
     assert proc.stdout.split("\n")[0] == "[] [] 0"
 
 
-def test_no_allocator_tuning_in_the_package():
-    """The package never calls glibc's mallopt (it would hold freed memory for the whole process)."""
+def test_process_tuning_lives_in_the_command_line_entry_only():
+    """glibc's mallopt is called from `cli.tune_process` alone, and that runs only from the
+    command-line entry points (the console scripts and `python -m`), never on import."""
+    import re
     from pathlib import Path
     import tinygrad_mnist
     root = Path(tinygrad_mnist.__file__).parent
-    assert not [p for p in root.rglob("*.py") if "mallopt" in p.read_text() or "ctypes" in p.read_text()]
+    assert [p.name for p in root.rglob("*.py") if "mallopt" in p.read_text()] == ["cli.py"]
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        for m in re.finditer(r"^\s+tune_process\(\)", text, re.M):  # every call (indented)
+            block = [line for line in text[:m.start()].splitlines() if line and not line[0].isspace()][-1]
+            assert block.startswith(('if __name__ == "__main__":', "def train_entry", "def evaluate_entry")), \
+                f"{path.name}: tune_process() called under {block!r}"
+
+
+def test_the_command_line_tunes_its_own_process_only():
+    """`cli.tune_process` (run by the command-line entry points, before numpy loads) shortens
+    OpenBLAS's spin unless the user chose a value, and does nothing to the environment once numpy
+    is loaded; the package itself imports numpy lazily, so `python -m` can run it first."""
+    probe = ("import os, sys\n{before}\nfrom tinygrad_mnist import cli\ncli.tune_process()\n"
+             "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), 'numpy' in sys.modules)")
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+
+    def run(before="", **env):
+        proc = subprocess.run([sys.executable, "-c", probe.format(before=before)], capture_output=True,
+                              text=True, timeout=120, env=dict(clean, **env))
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+    assert run() == "4 False"
+    assert run(OPENBLAS_THREAD_TIMEOUT="7") == "7 False"
+    assert run(before="import numpy") == "None True"
+    assert run(before="import tinygrad_mnist") == "4 False"

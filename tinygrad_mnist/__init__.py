@@ -6,11 +6,26 @@ handle) → `nn` (parameters, layers, optimizers) → `train` (the MNIST trainer
 
 Importing the package changes nothing in the process: no environment variable,
 allocator setting, signal handler or thread. The kernels' thread pool starts
-with the first large kernel call.
+with the first large kernel call. The names below load on first use, so
+`python -m tinygrad_mnist.train` can settle its process (`cli.tune_process`)
+before numpy is imported.
 """
-from .autograd import no_grad
-from .gradcheck import GradcheckError, gradcheck
-from .tensor import Tensor, cross_entropy, nll
+import importlib
+from typing import Any
 
-__all__ = ["Tensor", "no_grad", "gradcheck", "GradcheckError", "nll", "cross_entropy"]
+_EXPORTS = {"Tensor": "tensor", "nll": "tensor", "cross_entropy": "tensor", "no_grad": "autograd",
+            "gradcheck": "gradcheck", "GradcheckError": "gradcheck"}
+__all__ = list(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(list(globals()) + __all__)

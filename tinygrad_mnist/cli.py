@@ -1,10 +1,15 @@
-"""Command-line parsers of the trainer and the evaluator.
+"""Command-line parsers of the trainer and the evaluator, and the process settings of the
+command line.
 
-This module imports only argparse and math: argparse-manpage loads it at build
-time (`[build_manpages]` in setup.cfg), before numpy or numba are installed.
+This module imports only the standard library: argparse-manpage loads it at
+build time (`[build_manpages]` in setup.cfg), before numpy or numba are
+installed, and `tune_process` must run before numpy loads OpenBLAS.
 """
 import argparse
+import ctypes
 import math
+import os
+import sys
 
 MODELS = ("linear", "mlp", "cnn")
 # The tutorial's and Candle's example's choices, per model.
@@ -94,3 +99,41 @@ def evaluate_parser():
 
 
 get_parser = train_parser
+
+
+def tune_process() -> None:
+    """Process settings that make the command line faster (measured in docs/kernels.md); for the
+    command-line entry points only, never on import of the package.
+
+    - OpenBLAS's idle workers busy-wait for about 2^28 cycles after each call and take the core
+      the engine's next kernel needs; `OPENBLAS_THREAD_TIMEOUT=4` keeps that spin short. OpenBLAS
+      reads it when numpy loads it, so this must run first; a value the user set is kept.
+    - glibc unmaps freed blocks above its mmap threshold, so each training step faults its large
+      temporaries (13 MB patch matrices) back in; raising the thresholds lets it reuse them.
+      Skipped when the user tunes malloc through `MALLOC_*` variables, and outside glibc.
+    """
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    if any(k.startswith("MALLOC_") for k in os.environ) or not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    mallopt(M_MMAP_THRESHOLD, 256 << 20)
+    mallopt(M_TRIM_THRESHOLD, 512 << 20)
+
+
+def train_entry() -> None:
+    """The `tinygrad-mnist-train` command."""
+    tune_process()
+    from tinygrad_mnist import train
+    train.entry()
+
+
+def evaluate_entry() -> None:
+    """The `tinygrad-mnist-evaluate` command."""
+    tune_process()
+    from tinygrad_mnist import evaluate
+    evaluate.entry()

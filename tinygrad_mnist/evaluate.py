@@ -6,6 +6,10 @@ misclassified digits as ASCII art.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m tinygrad_mnist.evaluate`: settle the process before numpy loads
+    from tinygrad_mnist.cli import tune_process
+    tune_process()
+
 import sys
 from typing import Optional, TextIO
 

@@ -12,6 +12,10 @@ half-trained checkpoint over a good one.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m tinygrad_mnist.train`: settle the process before numpy loads
+    from tinygrad_mnist.cli import tune_process
+    tune_process()
+
 import json
 import math
 import os
