@@ -80,3 +80,17 @@ def test_train_graph_option_writes_one_step_and_exits(tmp_path, capsys):
         ["Linear"], ["Linear", "input × 1/255"]]
     assert {"images", "labels"} <= names
     assert all("grad norm" in label[-1] for _, label in nodes.values() if label[0].startswith("ln"))
+
+
+def test_the_default_models_step_is_the_seeds_chain(tmp_path, capsys):
+    """`train --graph` of the default model: images, weight, bias → Linear (pixels read as 0..1)
+    → LogSoftmax → NLL with the labels; no fused op."""
+    data = write_dataset(tmp_path / "data", n_train=200, n_test=50)
+    path = tmp_path / "step.dot"
+    assert train.main(["--local-mnist", data, "--graph", str(path)]) == 0
+    nodes, edges = parse(path.read_text())
+    ops = [label for shape, label in nodes.values() if shape == "ellipse"]
+    assert ops == [["Linear", "input × 1/255"], ["LogSoftmax"], ["NLL"]]
+    boxes = {label[0] for shape, label in nodes.values() if shape == "box"}
+    assert {"images", "labels", "weight", "bias"} <= boxes
+    assert len(edges) == 9
