@@ -12,7 +12,7 @@ PACKAGE = KERNELS.parent
 
 
 def test_every_numba_kernel_has_a_numpy_twin_of_the_same_signature():
-    helpers = {"set_num_threads", "get_num_threads", "conv_out_size", "result_dtype"}
+    helpers = {"set_num_threads", "get_num_threads", "conv_out_size", "pool_out_size", "result_dtype"}
     for name in sorted(set(numba_kernels.__all__) - helpers):
         twin = getattr(numpy_kernels, name, None)
         assert twin is not None, f"{name} has no numpy twin"

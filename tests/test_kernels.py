@@ -195,43 +195,71 @@ def test_argmax_rows(dtype, rng):
     assert nb.argmax(x) == ref.argmax(x) and (nb.argmax(x, 0) == ref.argmax(x, 0)).all()
 
 
-CONV_CASES = [  # B, C, H, W, kernel, stride, padding, input dtype
-    (1, 1, 5, 5, 1, 1, 0, np.float64), (2, 3, 7, 6, 3, 1, 1, np.float64), (3, 2, 9, 9, 3, 2, 2, np.float32),
-    (4 if NOJIT else 64, 1, 28, 28, 5, 1, 0, np.uint8),            # Candle's conv1 on a batch of pixels
-    (2 if NOJIT else 64, 32, 12, 12, 5, 1, 0, np.float32),         # Candle's conv2
+CONV_CASES = [  # B, C, H, W, kernel (kh, kw), stride, padding, dilation, input dtype
+    (1, 1, 5, 5, (1, 1), (1, 1), (0, 0), (1, 1), np.float64), (2, 3, 7, 6, (3, 3), (1, 1), (1, 1), (1, 1), np.float64),
+    (3, 2, 9, 9, (3, 3), (2, 2), (2, 2), (1, 1), np.float32), (2, 3, 8, 9, (3, 2), (2, 1), (1, 0), (1, 1), np.float64),
+    (2, 2, 9, 10, (3, 2), (1, 2), (2, 1), (2, 3), np.float64),                 # rectangular, dilated
+    (4 if NOJIT else 64, 1, 28, 28, (5, 5), (1, 1), (0, 0), (1, 1), np.uint8),  # Candle's conv1 on a batch of pixels
+    (2 if NOJIT else 64, 32, 12, 12, (5, 5), (1, 1), (0, 0), (1, 1), np.float32),  # Candle's conv2
 ]
 
 
-@pytest.mark.parametrize("B,C,H,W,k,stride,padding,dtype", CONV_CASES)
-def test_im2col_col2im(B, C, H, W, k, stride, padding, dtype, rng):
+@pytest.mark.parametrize("B,C,H,W,k,stride,padding,dilation,dtype", CONV_CASES)
+def test_im2col_col2im(B, C, H, W, k, stride, padding, dilation, dtype, rng):
     """The same patches, in the same (i, j, c) order, from NCHW and from a strided view; col2im,
     their adjoint, the same sums; both sets return C-contiguous arrays."""
     x = operand(rng, (B, C, H, W), dtype)
     out_dtype = np.float32 if dtype == np.uint8 else dtype
+    geometry = (stride, padding, dilation)
     for layout in (x, np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)):  # NCHW, channels-last
-        cols = nb.im2col(layout, k, k, stride, padding, out_dtype)
-        want = ref.im2col(x, k, k, stride, padding, out_dtype)
+        cols = nb.im2col(layout, *k, *geometry, out_dtype)
+        want = ref.im2col(x, *k, *geometry, out_dtype)
         np.testing.assert_array_equal(cols, want)
         assert cols.flags.c_contiguous and want.flags.c_contiguous
     g = rng.standard_normal(cols.shape).astype(out_dtype)
-    got, want = nb.col2im(g, x.shape, k, k, stride, padding), ref.col2im(g, x.shape, k, k, stride, padding)
+    got, want = nb.col2im(g, x.shape, *k, *geometry), ref.col2im(g, x.shape, *k, *geometry)
     close(got, want, out_dtype)
     assert got.flags.c_contiguous and want.flags.c_contiguous
 
 
-@pytest.mark.parametrize("B,C,H,W,k,stride", [(1, 1, 2, 2, 2, 2), (2, 3, 7, 6, 2, 2), (2, 2, 7, 7, 3, 1),
-                                              (4 if NOJIT else 64, 32, 24, 24, 2, 2)])
+def test_im2col_is_the_convolution_pytorch_defines(rng):
+    """One patch row against the definition: y[o] = Σ_{c,i,j} x[c, oh·s − p + i·d, ow·s − p + j·d] · w[c,i,j]."""
+    x = rng.standard_normal((1, 2, 7, 8))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (3, 2), (2, 1), (1, 2), (2, 3)
+    for k in (nb, ref):
+        cols = k.im2col(x, kh, kw, (sh, sw), (ph, pw), (dh, dw), np.float64)
+        OW = k.conv_out_size(8, kw, sw, pw, dw)
+        for oh, ow in [(0, 0), (1, 2), (2, OW - 1)]:
+            row = cols[oh * OW + ow].reshape(kh, kw, 2)
+            for i in range(kh):
+                for j in range(kw):
+                    h, w = oh * sh - ph + i * dh, ow * sw - pw + j * dw
+                    expect = x[0, :, h, w] if 0 <= h < 7 and 0 <= w < 8 else np.zeros(2)
+                    np.testing.assert_array_equal(row[i, j], expect)
+
+
+POOL_CASES = [  # B, C, H, W, kernel, stride, padding, ceil_mode
+    (1, 1, 2, 2, (2, 2), (2, 2), (0, 0), False), (2, 3, 7, 6, (2, 2), (2, 2), (0, 0), False),
+    (2, 2, 7, 7, (3, 3), (1, 1), (0, 0), False), (2, 2, 7, 8, (3, 2), (2, 1), (1, 1), False),
+    (2, 3, 7, 6, (3, 3), (2, 2), (1, 1), True), (1, 2, 5, 5, (2, 2), (2, 2), (0, 0), True),
+    (4 if NOJIT else 64, 32, 24, 24, (2, 2), (2, 2), (0, 0), False),
+]
+
+
+@pytest.mark.parametrize("B,C,H,W,k,stride,padding,ceil", POOL_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
-def test_max_pool2d(B, C, H, W, k, stride, dtype, layout, rng):
+def test_max_pool2d(B, C, H, W, k, stride, padding, ceil, dtype, layout, rng):
     """Same maxima, indices and gradients from NCHW input and from a channels-last view."""
     x = rng.standard_normal((B, C, H, W)).astype(dtype)
     x[0, 0, 0, :2] = 5.0  # a tie: the first maximum wins in both
     xs = x if layout == "nchw" else np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    y, idx = nb.max_pool2d(xs, k, stride)
-    y_ref, idx_ref = ref.max_pool2d(x, k, stride)
+    out = tuple(ref.pool_out_size(n, kk, s, p, ceil) for n, kk, s, p in zip((H, W), k, stride, padding))
+    y, idx = nb.max_pool2d(xs, k, stride, padding, out)
+    y_ref, idx_ref = ref.max_pool2d(x, k, stride, padding, out)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(idx, idx_ref)
+    assert idx.min() >= 0 and idx.max() < H * W
     g = rng.standard_normal(y.shape).astype(dtype)
     close(nb.max_pool2d_backward(g, idx, x.shape), ref.max_pool2d_backward(g, idx_ref, x.shape), dtype)
 
@@ -240,7 +268,7 @@ def test_max_pool2d_keeps_nan():
     x = np.zeros((1, 1, 2, 4), np.float32)
     x[0, 0, 1, 0] = np.nan
     for k in (nb, ref):
-        y, _ = k.max_pool2d(x, 2, 2)
+        y, _ = k.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 2))
         assert np.isnan(y[0, 0, 0, 0]) and y[0, 0, 0, 1] == 0
 
 

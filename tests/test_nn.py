@@ -90,8 +90,19 @@ def test_conv2d_layer_against_a_direct_loop(rng, backend):
                 for j in range(3):
                     expect[n, o, i, j] = (xp[n, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3] * w[o]).sum() + b[o]
     np.testing.assert_allclose(y, expect, rtol=1e-12)
-    with pytest.raises(NotImplementedError, match="dilation=1 and groups=1"):
-        Conv2d(conv.weight, None, Conv2dConfig(groups=2))
+    # groups split channels and filters into independent convolutions; dilation spreads the taps
+    vb2 = VarBuilder.from_varmap(VarMap(), np.float64)
+    grouped = conv2d(4, 6, 3, Conv2dConfig(padding=1, dilation=2, groups=2), vb2.pp("g"))
+    assert grouped.weight.shape == (6, 2, 3, 3)
+    x4 = rng.standard_normal((2, 4, 6, 6))
+    y = grouped(Tensor(x4)).numpy()
+    xp = np.pad(x4, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    w, b = grouped.weight.numpy(), grouped.bias.numpy()
+    for o in range(6):
+        g = o // 3
+        for i, j in [(0, 0), (1, 3), (3, 3)]:
+            taps = xp[:, 2 * g:2 * g + 2, i:i + 5:2, j:j + 5:2]
+            np.testing.assert_allclose(y[:, o, i, j], (taps * w[o]).sum(axis=(1, 2, 3)) + b[o], rtol=1e-12)
 
 
 def test_conv_and_pool_gradchecks_through_layers(rng, backend):

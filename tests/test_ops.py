@@ -121,8 +121,10 @@ def test_nll_value_and_errors(backend):
         nll(lp, [-1, 0])
     with pytest.raises(ValueError, match="integer class ids"):
         nll(lp, np.array([1.0, 0.0]))
-    with pytest.raises(ValueError, match=r"nll: expected a 2-D \[batch, classes\] input, got shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"nll: one sample of 2 classes takes one target, got \(2,\)"):
         nll(Tensor(np.zeros(2, np.float32)), [0, 1])
+    with pytest.raises(ValueError, match="nll: expected scores with a class dimension"):
+        nll(Tensor(np.float32(0)), 0)
     with pytest.raises(ValueError, match="nll: 1 targets for a batch of 2"):
         cross_entropy(lp, [1])
 

@@ -79,9 +79,11 @@ def test_shape_methods():
     assert m.T.shape == m.transpose(0, 1).shape == (3, 2)
 
 
-def test_pow_wants_a_constant():
-    with pytest.raises(TypeError, match="constant exponent"):
-        Tensor([1.0]) ** Tensor([2.0])
+def test_pow_takes_a_tensor_exponent_and_a_number_base():
+    x = Tensor([1.0, 2.0, 3.0])
+    np.testing.assert_allclose((x ** Tensor([2.0, 0.5, 1.0])).numpy(), [1.0, np.sqrt(2), 3.0], rtol=1e-6)
+    np.testing.assert_allclose((2 ** x).numpy(), [2.0, 4.0, 8.0])
+    assert (2 ** x).dtype == np.float32
 
 
 def test_linear_errors_name_the_shapes():

@@ -13,8 +13,9 @@ before numpy is imported.
 import importlib
 from typing import Any
 
-_EXPORTS = {"Tensor": "tensor", "nll": "tensor", "cross_entropy": "tensor", "no_grad": "autograd",
-            "gradcheck": "gradcheck", "GradcheckError": "gradcheck"}
+_EXPORTS = {"Tensor": "tensor", "cat": "tensor", "stack": "tensor", "nll": "losses", "cross_entropy": "losses",
+            "no_grad": "autograd", "is_grad_enabled": "autograd", "gradcheck": "gradcheck",
+            "GradcheckError": "gradcheck"}
 __all__ = list(_EXPORTS)
 __version__ = "0.1.0"
 

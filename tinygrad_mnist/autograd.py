@@ -12,22 +12,33 @@ from plain numpy arrays, `backward(ctx, grad)` returns one gradient per input.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Iterator
 
 import numpy as np
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Whether ops record a graph: per thread, as PyTorch's grad mode is (a loader thread's
+    no_grad must not switch recording off for the training thread)."""
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
 
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Inside this block ops record nothing, so no graph is kept."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Inside this block (on this thread) ops record nothing, so no graph is kept."""
+    previous, _mode.enabled = _mode.enabled, False
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _mode.enabled = previous
 
 
 class Context:
@@ -57,11 +68,12 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run the op on tensors; the output remembers how it was made."""
-        needs = tuple(_grad_enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
+        enabled = _mode.enabled
+        needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs)
         data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         out = type(inputs[0])(data)
-        if _grad_enabled and True in needs:
+        if enabled and True in needs:
             out.requires_grad = True
             out._ctx = ctx
         return out

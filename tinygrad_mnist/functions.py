@@ -82,7 +82,7 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """x ** p for a constant p:  d/dx = p · x^(p-1)."""
+    """x ** p for a constant p:  d/dx = p · x^(p-1)  (0 for p = 0, also at x = 0)."""
 
     @staticmethod
     def forward(ctx: Context, x, exponent: float):
@@ -94,7 +94,30 @@ class Pow(Function):
     def backward(ctx: Context, grad):
         (x,) = ctx.saved_tensors
         p = ctx.exponent
+        if p == 0:  # x**0 is the constant 1; p · x^(p-1) would be 0 · inf = NaN at x = 0
+            return np.zeros_like(grad)
         return grad * (p * x ** (p - 1))
+
+
+class PowT(Function):
+    """a ** b for two tensors:  d/da = b · a^(b-1),  d/db = a^b · log a.
+    As in PyTorch, d/db is 0 where a = 0 and b >= 0 (0^b is flat there for b > 0), and d/da is
+    0 where b = 0."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        y = a ** b
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b, y = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = np.where(b == 0, 0, grad * b * a ** (b - 1)) if da else None
+            gb = np.where((a == 0) & (b >= 0), 0, grad * y * np.log(a)) if db else None
+        return ga, gb
 
 
 class Exp(Function):
@@ -122,6 +145,85 @@ class Log(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return grad / ctx.saved_tensors[0]
+
+
+class Sqrt(Function):
+    """√x:  d/dx = 1 / (2√x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad / (2 * ctx.saved_tensors[0])
+
+
+class Abs(Function):
+    """|x|:  d/dx = sign(x) (0 at x = 0, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad * np.sign(ctx.saved_tensors[0])
+
+
+class Sigmoid(Function):
+    """σ(x) = 1 / (1 + e^-x):  d/dx = σ(x) · (1 − σ(x)).
+    Computed as e^x / (1 + e^x) for x < 0, so e^-x never overflows."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y * (1 - y)
+
+
+class Tanh(Function):
+    """tanh(x):  d/dx = 1 − tanh²(x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)
+
+
+class Clamp(Function):
+    """min(max(x, lo), hi):  d/dx = 1 where lo <= x <= hi, else 0 (PyTorch's rule at the edges)."""
+
+    @staticmethod
+    def forward(ctx: Context, x, lo=None, hi=None):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (x,) = ctx.saved_tensors
+        inside = np.ones(x.shape, bool)
+        if ctx.lo is not None:
+            inside &= x >= ctx.lo
+        if ctx.hi is not None:
+            inside &= x <= ctx.hi
+        return grad * inside
 
 
 class ReLU(Function):
@@ -188,23 +290,63 @@ class Mean(Function):
         return _expand(grad / ctx.n, ctx.shape, ctx.axis, ctx.keepdims)
 
 
+def _extreme(ctx: Context, x, axis, keepdims, pick):
+    """max or min (`pick`) along `axis`, saving each element's share of the gradient:
+    1/k for each of k tied extremes, 0 elsewhere."""
+    y = pick(x, axis=axis, keepdims=True)
+    mask = (x == y) | (np.isnan(x) & np.isnan(y))
+    ctx.save_for_backward((mask / mask.sum(axis=axis, keepdims=True)).astype(x.dtype))
+    ctx.axis, ctx.keepdims = axis, keepdims
+    return np.asarray(y if keepdims else (y.reshape(()) if axis is None else np.squeeze(y, axis)))
+
+
+def _share(ctx: Context, grad):
+    (share,) = ctx.saved_tensors
+    if ctx.axis is not None and not ctx.keepdims:
+        grad = np.expand_dims(grad, ctx.axis)
+    return share * grad
+
+
 class Max(Function):
     """x.max(axis):  d/dx_i = 1 where x_i is the maximum (split evenly between ties), else 0."""
 
     @staticmethod
     def forward(ctx: Context, x, axis=None, keepdims=False):
-        y = x.max(axis=axis, keepdims=True)
-        mask = x == y
-        ctx.save_for_backward((mask / mask.sum(axis=axis, keepdims=True)).astype(x.dtype))
-        ctx.axis, ctx.keepdims = axis, keepdims
-        return np.asarray(y if keepdims else (y.reshape(()) if axis is None else np.squeeze(y, axis)))
+        return _extreme(ctx, x, axis, keepdims, np.max)
 
     @staticmethod
     def backward(ctx: Context, grad):
-        (share,) = ctx.saved_tensors
-        if ctx.axis is not None and not ctx.keepdims:
-            grad = np.expand_dims(grad, ctx.axis)
-        return share * grad
+        return _share(ctx, grad)
+
+
+class Min(Function):
+    """x.min(axis):  d/dx_i = 1 where x_i is the minimum (split evenly between ties), else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis=None, keepdims=False):
+        return _extreme(ctx, x, axis, keepdims, np.min)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return _share(ctx, grad)
+
+
+class Gather(Function):
+    """y = take_along_axis(x, index, axis) (PyTorch's gather):  d/dx = 1 at each gathered
+    position, so G is added back there (twice where an index repeats)."""
+
+    @staticmethod
+    def forward(ctx: Context, x, index, axis=0):
+        ctx.shape, ctx.index, ctx.axis = x.shape, index, axis
+        return np.take_along_axis(x, index, axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        out = np.zeros(ctx.shape, grad.dtype)
+        idx = list(np.indices(ctx.index.shape, sparse=True))
+        idx[ctx.axis] = ctx.index
+        np.add.at(out, tuple(idx), grad)
+        return out
 
 
 # ---------------------------------------------------------------- shape
@@ -228,12 +370,51 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx: Context, x, axes):
-        ctx.axes = axes
-        return x.transpose(axes)
+        ctx.axes = tuple(a % x.ndim for a in axes)  # -1 and ndim-1 are the same axis
+        return x.transpose(ctx.axes)
 
     @staticmethod
     def backward(ctx: Context, grad):
         return grad.transpose(np.argsort(ctx.axes))
+
+
+class Expand(Function):
+    """broadcast_to(x, shape):  each element is copied, so d/dx sums G over the copies
+    (`unbroadcast` does it)."""
+
+    @staticmethod
+    def forward(ctx: Context, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad
+
+
+class Cat(Function):
+    """concatenate(xs, axis):  d/dx_k is x_k's own slice of G."""
+
+    @staticmethod
+    def forward(ctx: Context, *xs, axis=0):
+        ctx.axis, ctx.bounds = axis, np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return tuple(np.split(grad, ctx.bounds, axis=ctx.axis))
+
+
+class Stack(Function):
+    """stack(xs, axis):  d/dx_k is G's k-th slice along the new axis."""
+
+    @staticmethod
+    def forward(ctx: Context, *xs, axis=0):
+        ctx.axis = axis
+        return np.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return tuple(np.moveaxis(grad, ctx.axis, 0))
 
 
 def _is_basic_index(idx) -> bool:
@@ -350,8 +531,9 @@ class LogSoftmax(Function):
         return ctx.back(kernels.impl.log_softmax_backward(rows, y))
 
 
-def check_targets(op: str, shape: tuple, targets: np.ndarray) -> None:
-    """Raise a clear error unless `targets` are class ids for the rows of scores shaped `shape`."""
+def check_targets(op: str, shape: tuple, targets: np.ndarray, ignore_index=None) -> None:
+    """Raise a clear error unless `targets` are class ids (or `ignore_index`) for the rows of
+    scores shaped `shape`."""
     if len(shape) != 2:
         raise ValueError(f"{op}: expected a 2-D [batch, classes] input, got shape {shape}")
     if targets.ndim != 1 or targets.dtype.kind not in "iu":
@@ -359,24 +541,58 @@ def check_targets(op: str, shape: tuple, targets: np.ndarray) -> None:
                          f"got {targets.dtype} of shape {targets.shape}")
     if targets.shape[0] != shape[0]:
         raise ValueError(f"{op}: {targets.shape[0]} targets for a batch of {shape[0]}")
-    if targets.size and (targets.min() < 0 or targets.max() >= shape[1]):
-        bad = targets[(targets < 0) | (targets >= shape[1])][0]
-        raise ValueError(f"{op}: target {bad} is out of range for {shape[1]} classes")
+    bad = (targets < 0) | (targets >= shape[1])
+    if ignore_index is not None:
+        bad &= targets != ignore_index
+    if bad.any():
+        raise ValueError(f"{op}: target {targets[bad][0]} is out of range for {shape[1]} classes")
+
+
+REDUCTIONS = ("mean", "sum", "none")
 
 
 class NLL(Function):
-    """loss = -mean_i log_probs[i, t_i]:  d/d log_probs[i, c] = -1/N if c = t_i, else 0."""
+    """loss_i = -log_probs[i, t_i] (0 where t_i is `ignore_index`), then its mean over the rows
+    that count, its sum, or each row's ('none'):
+    d/d log_probs[i, c] = -w_i / D if c = t_i, else 0, where w_i is 1 for a row that
+    counts and 0 for an ignored one, and D is their number (mean) or 1 (sum, none)."""
 
     @staticmethod
-    def forward(ctx: Context, log_probs, targets):
-        check_targets("nll", log_probs.shape, targets)
+    def forward(ctx: Context, log_probs, targets, reduction="mean", ignore_index=None):
+        check_targets("nll", log_probs.shape, targets, ignore_index)
         ctx.save_for_backward(log_probs, targets)
-        return kernels.impl.nll(log_probs, targets)
+        ctx.reduction = reduction
+        ignored = targets == ignore_index if ignore_index is not None else None
+        if ignored is not None and not ignored.any():
+            ignored = None
+        ctx.ignored = ignored
+        if reduction == "mean" and ignored is None:  # the training loss: one kernel pass
+            return kernels.impl.nll(log_probs, targets)
+        t = targets if ignored is None else np.where(ignored, 0, targets)
+        losses = -log_probs[np.arange(len(t)), t]
+        if ignored is not None:
+            losses[ignored] = 0
+        if reduction == "none":
+            return losses
+        total = losses.astype(np.float64).sum()
+        count = len(t) - (0 if ignored is None else int(ignored.sum()))
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in PyTorch
+            return np.asarray(total / count if reduction == "mean" else total, log_probs.dtype)
 
     @staticmethod
     def backward(ctx: Context, grad):
         log_probs, targets = ctx.saved_tensors
-        return kernels.impl.nll_backward(float(grad), targets, log_probs)
+        ignored = ctx.ignored
+        if ctx.reduction == "mean" and ignored is None:
+            return kernels.impl.nll_backward(float(grad), targets, log_probs)
+        keep = np.ones(len(targets)) if ignored is None else (~ignored).astype(np.float64)
+        if ctx.reduction == "mean":
+            keep /= max(keep.sum(), 1)
+        rows = -np.broadcast_to(grad, keep.shape) * keep
+        out = np.zeros_like(log_probs)
+        t = targets if ignored is None else np.where(ignored, 0, targets)
+        out[np.arange(len(t)), t] = rows
+        return out
 
 
 # ---------------------------------------------------------------- convolution and pooling (NCHW)
@@ -388,45 +604,62 @@ def _flat_filters(w):
     return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
 
 
+def _join(parts, axis):
+    """The groups' results side by side (one group: no copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+
+
 class Conv2d(Function):
     """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ
     with W_flat the filters as rows (`_flat_filters`):
     d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
+    With `groups` g, channels and filters split into g independent convolutions.
     """
 
     @staticmethod
-    def forward(ctx: Context, x, w, b=None, stride=1, padding=0):
-        (B, _, H, W), (O, C, kh, kw) = x.shape, w.shape
-        OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
-        cols = kernels.impl.im2col(x, kh, kw, stride, padding, w.dtype)  # [B·OH·OW, kh·kw·C]
-        y = kernels.impl.matmul(cols, _flat_filters(w).T)                # [B·OH·OW, O]
+    def forward(ctx: Context, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+        (B, C, H, W), (O, Cg, kh, kw) = x.shape, w.shape
+        OH, OW = (kernels.impl.conv_out_size(n, k, s, p, d)
+                  for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
+        Og, geometry = O // groups, (stride, padding, dilation)
+        cols = [kernels.impl.im2col(x[:, g * Cg:(g + 1) * Cg], kh, kw, *geometry, w.dtype) for g in range(groups)]
+        y = _join([kernels.impl.matmul(c, _flat_filters(w[g * Og:(g + 1) * Og]).T)  # [B·OH·OW, O]
+                   for g, c in enumerate(cols)], axis=1)
         if b is not None:
             y += b
         ctx.save_for_backward(cols, w)
-        ctx.geometry = (x.shape, stride, padding)
+        ctx.geometry, ctx.x_shape, ctx.groups = geometry, x.shape, groups
         return np.ascontiguousarray(y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2))
 
     @staticmethod
     def backward(ctx: Context, grad):
         cols, w = ctx.saved_tensors
-        x_shape, stride, padding = ctx.geometry
-        needs = ctx.needs_input_grad
-        O, C, kh, kw = w.shape
+        needs, groups = ctx.needs_input_grad, ctx.groups
+        O, Cg, kh, kw = w.shape
+        Og = O // groups
         g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, O)
         k, mm = kernels.impl, kernels.impl.matmul
-        dx = k.col2im(mm(g, _flat_filters(w)), x_shape, kh, kw, stride, padding) if needs[0] else None
-        dw = np.ascontiguousarray(mm(g.T, cols).reshape(O, kh, kw, C).transpose(0, 3, 1, 2)) if needs[1] else None
+        B, _, H, W = ctx.x_shape
+        dx = dw = None
+        if needs[0]:
+            dx = _join([k.col2im(mm(g[:, i * Og:(i + 1) * Og], _flat_filters(w[i * Og:(i + 1) * Og])),
+                                 (B, Cg, H, W), kh, kw, *ctx.geometry) for i in range(groups)], axis=1)
+        if needs[1]:
+            dw = _join([mm(g[:, i * Og:(i + 1) * Og].T, cols[i]).reshape(Og, kh, kw, Cg)
+                        for i in range(groups)], axis=0).transpose(0, 3, 1, 2)
+            dw = np.ascontiguousarray(dw)
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (g.sum(axis=0) if needs[2] else None)
 
 
 class MaxPool2d(Function):
-    """y = max over each k×k window:  d/dx = 1 at each window's (first) maximum, else 0."""
+    """y = max over each kh×kw window (padding counts as -inf):  d/dx = 1 at each window's
+    (first) maximum, else 0; G is added up where windows overlap."""
 
     @staticmethod
-    def forward(ctx: Context, x, kernel=2, stride=2):
-        y, index = kernels.impl.max_pool2d(x, kernel, stride)
+    def forward(ctx: Context, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), out_size=None):
+        y, index = kernels.impl.max_pool2d(x, kernel, stride, padding, out_size)
         ctx.save_for_backward(index)
         ctx.shape = x.shape
         return y

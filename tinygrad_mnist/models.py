@@ -33,7 +33,7 @@ class LinearModel(Module):
     def __init__(self, vb: VarBuilder):
         self.linear = linear_z(IMAGE_DIM, LABELS, vb, input_scale=PIXEL_SCALE)  # pixels as 0..1
 
-    def forward(self, xs: Tensor, train: bool = False) -> Tensor:
+    def forward(self, xs: Tensor) -> Tensor:
         return self.linear(xs)
 
 
@@ -44,7 +44,7 @@ class Mlp(Module):
         self.ln1 = linear(IMAGE_DIM, 100, vb.pp("ln1"), input_scale=PIXEL_SCALE)  # pixels as 0..1
         self.ln2 = linear(100, LABELS, vb.pp("ln2"))
 
-    def forward(self, xs: Tensor, train: bool = False) -> Tensor:
+    def forward(self, xs: Tensor) -> Tensor:
         return self.ln2(self.ln1(xs).relu())
 
 
@@ -59,14 +59,14 @@ class ConvNet(Module):
         self.fc2 = linear(1024, LABELS, vb.pp("fc2"))
         self.dropout = Dropout(0.5)
 
-    def forward(self, xs: Tensor, train: bool = False) -> Tensor:
+    def forward(self, xs: Tensor) -> Tensor:
         x = xs.astype(np.float32) * PIXEL_SCALE  # pixels as 0..1 (a small batch: the copy is cheap)
         x.name = x.name or "images / 255"  # no gradient flows into x, so no op records it: say it here
         x = x.reshape(xs.shape[0], 1, 28, 28)
         x = self.conv1(x).max_pool2d(2)
         x = self.conv2(x).max_pool2d(2)
         x = self.fc1(x.flatten(1)).relu()
-        return self.fc2(self.dropout(x, train))
+        return self.fc2(self.dropout(x))  # active in training mode only (model.train())
 
 
 MODELS: Dict[str, Type[Module]] = {"linear": LinearModel, "mlp": Mlp, "cnn": ConvNet}

@@ -88,7 +88,7 @@ def warm_up(model: Module, varmap: VarMap) -> None:
     """One forward and backward pass on two blank images: loads (or compiles) the kernels a
     training step needs. Touches no weight and draws no random number (no dropout)."""
     images = Tensor(np.zeros((2, IMAGE_DIM), np.uint8))
-    model.loss(images, Tensor(np.zeros(2, np.uint8))).backward()
+    model.eval().loss(images, Tensor(np.zeros(2, np.uint8))).backward()
     for v in varmap.all_vars():
         v.grad = None
 
@@ -97,6 +97,7 @@ def predict(model: Module, images: Tensor, batch: Optional[int] = None) -> np.nd
     """The predicted class of each image, `batch` images per forward pass (default: all)."""
     batch = batch or max(len(images), 1)
     out = []
+    model.eval()
     with no_grad():
         for start in range(0, len(images), batch):
             n = min(batch, len(images) - start)
@@ -142,10 +143,11 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
         order = init.rng().permutation(n)
         batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
     progress = Progress(len(batches), show_progress)
+    model.train()
     total = 0.0
     for step, idx in enumerate(batches, start=1):
         xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
-        batch_loss = model.loss(xs, ys, train=True)  # nll(log_softmax(model(xs)))
+        batch_loss = model.loss(xs, ys)  # nll(log_softmax(model(xs))), dropout active (train mode)
         value = batch_loss.item()
         if not math.isfinite(value):
             progress.close()
@@ -177,7 +179,7 @@ def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, 
     """The DOT graph of one training step's loss on the first batch, after its backward pass."""
     xs, ys = data.train_images.narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
     xs.name, ys.name = "images", "labels"
-    step_loss = model.loss(xs, ys, train=True)
+    step_loss = model.train().loss(xs, ys)
     step_loss.backward()
     try:
         with open(path, "w") as f:

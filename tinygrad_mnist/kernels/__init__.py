@@ -1,17 +1,19 @@
 """The kernel set the engine runs on: numba (default) or the numpy reference twins.
 
 `TINYGRAD_MNIST_KERNELS=numba|numpy` picks the set when the engine is imported;
-`use("numpy")` switches it for a block of code (tests and benchmarks compare the
-two in one process). The graph code calls `kernels.impl.<name>(...)` and never
-knows which set it got; numba is imported only when its set is chosen.
+`use("numpy")` switches it for a block of code on the calling thread (tests and
+benchmarks compare the two in one process; another thread keeps its own set).
+The graph code calls `kernels.impl.<name>(...)` and never knows which set it
+got; numba is imported only when its set is chosen.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
 import os
+import threading
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Iterator
 
 BACKENDS = ("numba", "numpy")
 ENV_VAR = "TINYGRAD_MNIST_KERNELS"
@@ -24,25 +26,37 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}_kernels")
 
 
-impl: ModuleType = load(os.environ.get(ENV_VAR, "numba") or "numba")
+class _Current(threading.local):
+    """The set each thread runs on; every thread starts on the one chosen at import."""
+    impl: ModuleType = load(os.environ.get(ENV_VAR, "numba") or "numba")
+
+
+_current = _Current()
+
+
+def __getattr__(name: str) -> Any:
+    """`kernels.impl`: the calling thread's kernel set."""
+    if name == "impl":
+        return _current.impl
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def set_threads(n: int) -> None:
     """Threads for the numba kernels (the calling one included); the numpy set has no pool."""
-    if impl.__name__.endswith("numba_kernels"):
-        impl.set_num_threads(n)
+    if _current.impl.__name__.endswith("numba_kernels"):
+        _current.impl.set_num_threads(n)
 
 
 def get_threads() -> int:
+    impl = _current.impl
     return impl.get_num_threads() if impl.__name__.endswith("numba_kernels") else 1
 
 
 @contextlib.contextmanager
 def use(name: str) -> Iterator[ModuleType]:
-    """Run the engine on kernel set `name` inside the block."""
-    global impl
-    previous, impl = impl, load(name)
+    """Run the engine on kernel set `name` inside the block, on this thread."""
+    previous, _current.impl = _current.impl, load(name)
     try:
-        yield impl
+        yield _current.impl
     finally:
-        impl = previous
+        _current.impl = previous

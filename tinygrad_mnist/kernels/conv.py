@@ -18,93 +18,100 @@ NS_PER_COPY = 0.5     # estimated single-thread ns per element moved
 
 
 @jit()
-def _span(o, stride, padding, k, size):
-    """The kernel offsets j (lo..hi-1) whose input position o·stride − padding + j is inside 0..size-1."""
+def _span(o, stride, padding, k, dilation, size):
+    """The taps j (lo..hi-1) of output position o whose input position
+    o·stride − padding + j·dilation is inside 0..size-1."""
     start = o * stride - padding
-    return max(0, -start), min(k, size - start)
+    lo = max(0, (-start + dilation - 1) // dilation)
+    hi = min(k, (size - start + dilation - 1) // dilation)
+    return lo, max(lo, hi)
 
 
 @jit()
-def _im2col_images(x, C, kh, kw, stride, padding, out, lo, hi):
+def _im2col_images(x, C, kh, kw, sh, sw, ph, pw, dh, dw, out, lo, hi):
     _, H, WC = x.shape  # x is [B, H, W·C]: the input as [B, H, W, C], each row flat
     W = WC // C
-    OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    OH, OW = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     zero = out.dtype.type(0)
     for b in range(lo, hi):
         for oh in range(OH):
-            ilo, ihi = _span(oh, stride, padding, kh, H)
+            ilo, ihi = _span(oh, sh, ph, kh, dh, H)
             for ow in range(OW):
-                jlo, jhi = _span(ow, stride, padding, kw, W)
+                jlo, jhi = _span(ow, sw, pw, kw, dw, W)
                 row = out[(b * OH + oh) * OW + ow]
-                for i in range(kh):
-                    at = i * kw * C
-                    if i < ilo or i >= ihi:  # a row of padding
-                        for n in range(kw * C):
-                            row[at + n] = zero
-                        continue
-                    src = x[b, oh * stride - padding + i]
-                    start = (ow * stride - padding) * C
-                    for n in range(jlo * C):
-                        row[at + n] = zero
-                    for n in range(jlo * C, jhi * C):  # one contiguous run
-                        row[at + n] = out.dtype.type(src[start + n])
-                    for n in range(jhi * C, kw * C):
-                        row[at + n] = zero
+                row[:] = zero
+                for i in range(ilo, ihi):
+                    src, at = x[b, oh * sh - ph + i * dh], i * kw * C
+                    if dw == 1:  # the taps of a kernel row are one contiguous run of the input row
+                        start = (ow * sw - pw) * C
+                        for n in range(jlo * C, jhi * C):
+                            row[at + n] = out.dtype.type(src[start + n])
+                    else:
+                        for j in range(jlo, jhi):
+                            start = (ow * sw - pw + j * dw) * C
+                            for c in range(C):
+                                row[at + j * C + c] = out.dtype.type(src[start + c])
 
 
-def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype) -> np.ndarray:
-    """Patches of x [B, C, H, W] as rows: [B·OH·OW, kh·kw·C], in `dtype`."""
+def im2col(x: np.ndarray, kh: int, kw: int, stride: tuple, padding: tuple, dilation: tuple, dtype) -> np.ndarray:
+    """Patches of x [B, C, H, W] as rows: [B·OH·OW, kh·kw·C], in `dtype`; `stride`, `padding` and
+    `dilation` are (rows, columns) pairs."""
     B, C, H, W = x.shape
     rows = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(B, H, W * C)
-    OH, OW = conv_out_size(H, kh, stride, padding), conv_out_size(W, kw, stride, padding)
+    OH, OW = (conv_out_size(n, k, s, p, d) for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
     out = np.empty((B * OH * OW, C * kh * kw), dtype=dtype)
-    for_rows(_im2col_images, B, out.size * NS_PER_COPY, rows, C, kh, kw, stride, padding, out)
+    for_rows(_im2col_images, B, out.size * NS_PER_COPY, rows, C, kh, kw, *stride, *padding, *dilation, out)
     return out
 
 
 @jit()
-def _col2im_images(cols, C, kh, kw, stride, padding, out, lo, hi):
+def _col2im_images(cols, C, kh, kw, sh, sw, ph, pw, dh, dw, out, lo, hi):
     _, H, WC = out.shape  # out is [B, H, W·C]: the result as [B, H, W, C], each row flat
     W = WC // C
-    OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    OH, OW = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     for b in range(lo, hi):
         for oh in range(OH):
-            ilo, ihi = _span(oh, stride, padding, kh, H)
+            ilo, ihi = _span(oh, sh, ph, kh, dh, H)
             for ow in range(OW):
-                jlo, jhi = _span(ow, stride, padding, kw, W)
+                jlo, jhi = _span(ow, sw, pw, kw, dw, W)
                 row = cols[(b * OH + oh) * OW + ow]
-                start = (ow * stride - padding) * C
                 for i in range(ilo, ihi):
-                    dst, at = out[b, oh * stride - padding + i], i * kw * C
-                    for n in range(jlo * C, jhi * C):  # one contiguous run
-                        dst[start + n] += row[at + n]
+                    dst, at = out[b, oh * sh - ph + i * dh], i * kw * C
+                    for j in range(jlo, jhi):
+                        start = (ow * sw - pw + j * dw) * C
+                        for c in range(C):
+                            dst[start + c] += row[at + j * C + c]
 
 
-def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
+def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padding: tuple,
+           dilation: tuple) -> np.ndarray:
     """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
     B, C, H, W = shape
     cols = np.ascontiguousarray(cols)
     out = np.zeros((B, H, W * C), dtype=cols.dtype)
-    for_rows(_col2im_images, B, cols.size * NS_PER_COPY, cols, C, kh, kw, stride, padding, out)
+    for_rows(_col2im_images, B, cols.size * NS_PER_COPY, cols, C, kh, kw, *stride, *padding, *dilation, out)
     return np.ascontiguousarray(out.reshape(B, H, W, C).transpose(0, 3, 1, 2))
 
 
 @jit()
-def _max_pool_images(x, k, stride, out, index, lo, hi):
-    # The first maximum of a window wins, and a NaN beats everything (as in PyTorch). Selects,
-    # not branches: the comparisons depend on the data and would mispredict half the time.
-    W = x.shape[3]
+def _max_pool_images(x, kh, kw, sh, sw, ph, pw, out, index, lo, hi):
+    # The first maximum of a window wins, and a NaN beats everything (as in PyTorch); padding
+    # never wins. Selects, not branches: the comparisons depend on the data and would
+    # mispredict half the time.
+    H, W = x.shape[2], x.shape[3]
     OH, OW = out.shape[2], out.shape[3]
     for b in range(lo, hi):
         for c in range(x.shape[1]):
             plane, o, ix = x[b, c], out[b, c], index[b, c]
             for oh in range(OH):
-                h0 = oh * stride
+                h0 = oh * sh - ph
+                ilo, ihi = _span(oh, sh, ph, kh, 1, H)
                 for ow in range(OW):
-                    w0 = ow * stride
-                    m, at = plane[h0, w0], h0 * W + w0
-                    for i in range(k):
-                        for j in range(k):
+                    w0 = ow * sw - pw
+                    jlo, jhi = _span(ow, sw, pw, kw, 1, W)
+                    m, at = plane[h0 + ilo, w0 + jlo], (h0 + ilo) * W + w0 + jlo
+                    for i in range(ilo, ihi):
+                        for j in range(jlo, jhi):
                             v = plane[h0 + i, w0 + j]
                             take = (v > m) | ((v != v) & (m == m))
                             m = v if take else m
@@ -113,13 +120,14 @@ def _max_pool_images(x, k, stride, out, index, lo, hi):
                     ix[oh, ow] = at
 
 
-def max_pool2d(x: np.ndarray, k: int, stride: int):
-    """Max over k×k windows of x [B, C, H, W]; also returns each maximum's flat index in its (H, W) plane."""
+def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple):
+    """Max over kh×kw windows of x [B, C, H, W] placed `stride` apart from `-padding`, `out_size`
+    of them; padding never wins. Also returns each maximum's flat index in its (H, W) plane."""
     B, C, H, W = x.shape
     x = np.ascontiguousarray(x)
-    shape = (B, C, conv_out_size(H, k, stride, 0), conv_out_size(W, k, stride, 0))
+    shape = (B, C) + tuple(out_size)
     out, index = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
-    for_rows(_max_pool_images, B, x.size * NS_PER_COPY, x, k, stride, out, index)
+    for_rows(_max_pool_images, B, x.size * NS_PER_COPY, x, *kernel, *stride, *padding, out, index)
     return out, index
 
 

@@ -13,11 +13,11 @@ file's compiled code separately and would not notice a change in another.
 """
 from .conv import col2im, im2col, max_pool2d, max_pool2d_backward
 from .elementwise import adamw_update, argmax, relu, relu_backward
-from .numpy_kernels import conv_out_size, result_dtype
+from .numpy_kernels import conv_out_size, pool_out_size, result_dtype
 from .pool import get_num_threads, set_num_threads
 from .products import matmul
 from .softmax import log_softmax, log_softmax_backward, nll, nll_backward
 
 __all__ = ["matmul", "log_softmax", "log_softmax_backward", "nll", "nll_backward", "relu", "relu_backward",
            "argmax", "adamw_update", "im2col", "col2im", "max_pool2d", "max_pool2d_backward",
-           "conv_out_size", "result_dtype", "set_num_threads", "get_num_threads"]
+           "conv_out_size", "pool_out_size", "result_dtype", "set_num_threads", "get_num_threads"]

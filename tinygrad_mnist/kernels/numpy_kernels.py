@@ -69,43 +69,70 @@ def nll_backward(grad: float, targets: np.ndarray, log_probs: np.ndarray) -> np.
 
 # ---------------------------------------------------------------- convolution and pooling (NCHW)
 
-def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
+def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Output positions along one side: windows of `kernel` taps `dilation` apart, `stride` apart."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, dtype) -> np.ndarray:
-    """Patches of x [B, C, H, W] as rows: [B·OH·OW, kh·kw·C] (the channel innermost), in `dtype`."""
+def im2col(x: np.ndarray, kh: int, kw: int, stride: tuple, padding: tuple, dilation: tuple, dtype) -> np.ndarray:
+    """Patches of x [B, C, H, W] as rows: [B·OH·OW, kh·kw·C] (the channel innermost), in `dtype`;
+    `stride`, `padding` and `dilation` are (rows, columns) pairs."""
     B, C, H, W = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))).astype(dtype)
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
-    OH, OW = win.shape[2], win.shape[3]
-    cols = win.transpose(0, 2, 3, 4, 5, 1).reshape(B * OH * OW, kh * kw * C)
-    return np.ascontiguousarray(cols)
-
-
-def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
-    """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
-    B, C, H, W = shape
-    OH, OW = conv_out_size(H, kh, stride, padding), conv_out_size(W, kw, stride, padding)
-    patches = cols.reshape(B, OH, OW, kh, kw, C)
-    xp = np.zeros((B, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    OH, OW = conv_out_size(H, kh, sh, ph, dh), conv_out_size(W, kw, sw, pw, dw)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).astype(dtype)
+    cols = np.empty((B, OH, OW, kh, kw, C), dtype)
     for i in range(kh):
         for j in range(kw):
-            xp[:, :, i:i + stride * OH:stride, j:j + stride * OW:stride] += patches[:, :, :, i, j, :].transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(xp[:, :, padding:padding + H, padding:padding + W])
+            taps = xp[:, :, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw]
+            cols[:, :, :, i, j, :] = taps.transpose(0, 2, 3, 1)
+    return cols.reshape(B * OH * OW, kh * kw * C)
 
 
-def max_pool2d(x: np.ndarray, k: int, stride: int):
-    """Max over k×k windows of x [B, C, H, W]; also returns each maximum's flat index in its (H, W) plane."""
+def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padding: tuple,
+           dilation: tuple) -> np.ndarray:
+    """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
+    B, C, H, W = shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    OH, OW = conv_out_size(H, kh, sh, ph, dh), conv_out_size(W, kw, sw, pw, dw)
+    patches = cols.reshape(B, OH, OW, kh, kw, C)
+    xp = np.zeros((B, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            xp[:, :, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw] += \
+                patches[:, :, :, i, j, :].transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(xp[:, :, ph:ph + H, pw:pw + W])
+
+
+def pool_out_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
+    """Output positions of a pooling window along one side (PyTorch's rule: with ceil_mode, a
+    last window that would start in the right padding is dropped)."""
+    out = (size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple):
+    """Max over kh×kw windows of x [B, C, H, W] placed `stride` apart from `-padding`, `out_size`
+    of them; padding never wins. Also returns each maximum's flat index in its (H, W) plane.
+    The first maximum of a window wins, and a NaN beats everything (as in PyTorch)."""
     B, C, H, W = x.shape
-    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
-    OH, OW = win.shape[2], win.shape[3]
-    flat = win.reshape(B, C, OH, OW, k * k)
-    arg = flat.argmax(axis=-1)  # first maximum wins, as in PyTorch
-    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-    rows = np.arange(OH)[:, None] * stride + arg // k
-    cols = np.arange(OW)[None, :] * stride + arg % k
-    return np.ascontiguousarray(out), (rows * W + cols).astype(np.int64)
+    (kh, kw), (sh, sw), (ph, pw), (OH, OW) = kernel, stride, padding, out_size
+    extra_h, extra_w = max(0, (OH - 1) * sh + kh - H - ph), max(0, (OW - 1) * sw + kw - W - pw)
+    pad = ((0, 0), (0, 0), (ph, extra_h), (pw, extra_w))
+    xp, valid = np.pad(x, pad), np.pad(np.ones(x.shape, bool), pad)
+    best = np.zeros((B, C, OH, OW), x.dtype)
+    index = np.full((B, C, OH, OW), -1, np.int64)
+    rows, cols = np.arange(OH)[:, None] * sh - ph, np.arange(OW)[None, :] * sw - pw
+    for i in range(kh):
+        for j in range(kw):
+            v = xp[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
+            ok = valid[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
+            take = ok & ((index < 0) | (v > best) | (np.isnan(v) & ~np.isnan(best)))
+            best = np.where(take, v, best)
+            index = np.where(take, (rows + i) * W + cols + j, index)
+    return best, index
 
 
 def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:

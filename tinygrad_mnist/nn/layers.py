@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..tensor import Tensor, cross_entropy
+from ..losses import cross_entropy
+from ..tensor import Tensor
 from . import init
 from .varmap import VarBuilder
 
@@ -22,7 +23,19 @@ PIXEL_SCALE = 1.0 / 255.0  # 8-bit pixel intensities as 0..1 (torchvision's ToTe
 
 
 class Module:
-    """Something callable on a tensor: `module(x)` is `module.forward(x)`."""
+    """Something callable on a tensor, one protocol for every layer and model:
+
+    - `module(x)` is `module.forward(x)`;
+    - `train()` and `eval()` switch `training` on the module and every module inside it (only
+      dropout behaves differently). Modules start in evaluation mode, Candle's convention: a
+      plain `forward` is inference, and `forward_t(x, train)` (Candle's `ModuleT`) runs one
+      call in the mode asked for;
+    - `parameters()` and `named_parameters()`: the tensors that require a gradient, by
+      attribute path (`ln1.weight`), as in PyTorch;
+    - `loss(x, targets)`: `cross_entropy(self(x), targets)`, log_softmax then nll.
+    """
+
+    training = False
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -30,9 +43,54 @@ class Module:
     def __call__(self, *args, **kwargs) -> Tensor:
         return self.forward(*args, **kwargs)
 
-    def loss(self, x: Tensor, targets, train: bool = False) -> Tensor:
-        """The training loss, `cross_entropy(self(x, train), targets)`: log_softmax then nll."""
-        return cross_entropy(self.forward(x, train=train), targets)
+    def loss(self, x: Tensor, targets) -> Tensor:
+        return cross_entropy(self(x), targets)
+
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def forward_t(self, x: Tensor, train: bool) -> Tensor:
+        modes = [(m, m.training) for m in self.modules()]
+        self.train(train)
+        try:
+            return self(x)
+        finally:
+            for m, mode in modes:
+                m.training = mode
+
+    def children(self) -> Iterator[Tuple[str, object]]:
+        """(attribute, value) of the modules and tensors this module holds, lists included."""
+        for name, value in vars(self).items():
+            items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
+            for i, v in items:
+                if isinstance(v, (Module, Tensor)):
+                    yield (name if i is None else f"{name}.{i}"), v
+
+    def modules(self) -> List["Module"]:
+        out, todo = [], [self]
+        while todo:
+            m = todo.pop(0)
+            if all(m is not seen for seen in out):
+                out.append(m)
+                todo.extend(v for _, v in m.children() if isinstance(v, Module))
+        return out
+
+    def named_parameters(self, prefix: str = "") -> Iterator[Tuple[str, Tensor]]:
+        seen: List[Tensor] = []
+        for name, v in self.children():
+            pairs = v.named_parameters(f"{prefix}{name}.") if isinstance(v, Module) else [(prefix + name, v)]
+            for path, t in pairs:
+                if t.requires_grad and all(t is not s for s in seen):
+                    seen.append(t)
+                    yield path, t
+
+    def parameters(self) -> List[Tensor]:
+        return [t for _, t in self.named_parameters()]
 
 
 class Linear(Module):
@@ -64,7 +122,7 @@ def linear_no_bias(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
 
 @dataclass(frozen=True)
 class Conv2dConfig:
-    """Candle's `Conv2dConfig`; dilation and groups other than 1 are not implemented."""
+    """Candle's `Conv2dConfig`: padding, stride and dilation, the same on both sides, and groups."""
     padding: int = 0
     stride: int = 1
     dilation: int = 1
@@ -72,29 +130,28 @@ class Conv2dConfig:
 
 
 class Conv2d(Module):
-    """2-D convolution (cross-correlation) of NCHW input, weight [out, in, k, k]."""
+    """2-D convolution (cross-correlation) of NCHW input, weight [out, in/groups, k, k]."""
 
     def __init__(self, weight: Tensor, bias: Optional[Tensor] = None, config: Conv2dConfig = Conv2dConfig()):
-        if config.dilation != 1 or config.groups != 1:
-            raise NotImplementedError("conv2d: only dilation=1 and groups=1 are implemented")
         self.weight, self.bias, self.config = weight, bias, config
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.conv2d(self.weight, self.bias, self.config.stride, self.config.padding)
+        c = self.config
+        return x.conv2d(self.weight, self.bias, c.stride, c.padding, c.dilation, c.groups)
 
 
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig, vb: VarBuilder) -> Conv2d:
-    """Candle's `conv2d`: Kaiming-normal weight, bias uniform in ±1/√(in·k·k)."""
-    shape = (out_channels, in_channels, kernel_size, kernel_size)
+    """Candle's `conv2d`: Kaiming-normal weight, bias uniform in ±1/√(in/groups·k·k)."""
+    shape = (out_channels, in_channels // cfg.groups, kernel_size, kernel_size)
     weight = vb.get_with_hints(shape, "weight", init.DEFAULT_KAIMING_NORMAL)
-    bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+    bound = 1.0 / math.sqrt(in_channels // cfg.groups * kernel_size * kernel_size)
     bias = vb.get_with_hints((out_channels,), "bias", init.Uniform(-bound, bound))
     return Conv2d(weight, bias, cfg)
 
 
 def conv2d_no_bias(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig,
                    vb: VarBuilder) -> Conv2d:
-    shape = (out_channels, in_channels, kernel_size, kernel_size)
+    shape = (out_channels, in_channels // cfg.groups, kernel_size, kernel_size)
     return Conv2d(vb.get_with_hints(shape, "weight", init.DEFAULT_KAIMING_NORMAL), None, cfg)
 
 
@@ -107,18 +164,20 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
 
-    def forward(self, x: Tensor, train: bool = False) -> Tensor:
-        if not train or self.p == 0.0:
+    def forward(self, x: Tensor, train: Optional[bool] = None) -> Tensor:
+        """`train` overrides the module's mode for this call (Candle's `forward_t`)."""
+        if not (self.training if train is None else train) or self.p == 0.0:
             return x
         keep = init.rng().random(x.shape, dtype=np.float32) >= self.p
         return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)))
 
-    forward_t = forward
+    def forward_t(self, x: Tensor, train: bool) -> Tensor:
+        return self.forward(x, train)
 
 
 def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
-def max_pool2d(x: Tensor, kernel: int, stride: Optional[int] = None) -> Tensor:
-    return x.max_pool2d(kernel, stride)
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False) -> Tensor:
+    return x.max_pool2d(kernel_size, stride, padding, ceil_mode)
