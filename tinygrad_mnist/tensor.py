@@ -317,9 +317,8 @@ class Tensor:
                              f"({a.shape[-1]} != {b.shape[-2]})")
         dtype = _promote(a.dtype, b.dtype)
         out = F.MatMul.apply(a._to(dtype), b._to(dtype))
-        if other.ndim == 1:
-            out = out.squeeze(-1)
-        return out.squeeze(-2) if self.ndim == 1 else out
+        drop = ([out.ndim - 2] if self.ndim == 1 else []) + ([out.ndim - 1] if other.ndim == 1 else [])
+        return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in drop)) if drop else out
 
     def dot(self, other: "Tensor") -> "Tensor":
         """The inner product of two 1-D tensors."""
