@@ -138,6 +138,7 @@ CASES = {
     "cat_negative_dim": (lambda lib, a, b: lib.cat([a, b], dim=-2), [f(2, 3), f(1, 3)]),
     "stack": (lambda lib, a, b: lib.stack([a, b], dim=1), [f(2, 3), f(2, 3)]),
     "float_double": (lambda lib, a: a.double().float() * 2, [f(3)], "float32 output"),
+    "int_long": (lambda lib, a: (a * 3).int() + (a * 3).long(), [f(4)], "no gradient: indices or bools"),
     "type_as": (lambda lib, a, b: a.type_as(b) + b, [f(3), f(3)]),
     # indexing
     "slice": (lambda lib, a: a[1:3, ::2], [f(4, 5)]),
@@ -256,3 +257,16 @@ def test_gradcheck(case, backend):
         args = [next(it) if isinstance(t, Tensor) else t for t in ours]
         return outputs(fn(ENGINE, *args))[float_outputs[0]]
     assert gradcheck(first_float, leaves)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_constructors_match_pytorch():
+    pairs = [(Tensor.zeros(2, 3), torch.zeros(2, 3)), (Tensor.ones((4,)), torch.ones(4)),
+             (Tensor.full((2, 2), 1.5), torch.full((2, 2), 1.5)), (Tensor.full((3,), 2), torch.full((3,), 2)),
+             (Tensor.arange(5), torch.arange(5)), (Tensor.arange(1, 7, 2), torch.arange(1, 7, 2)),
+             (Tensor.arange(0, 1, 0.25), torch.arange(0, 1, 0.25)), (Tensor.eye(3), torch.eye(3)),
+             (Tensor.eye(2, 3), torch.eye(2, 3))]
+    for ours, theirs in pairs:
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert Tensor.randn(3, 4).shape == tuple(torch.randn(3, 4).shape)
