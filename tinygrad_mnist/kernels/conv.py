@@ -39,9 +39,17 @@ def _im2col_images(x, C, kh, kw, sh, sw, ph, pw, dh, dw, out, lo, hi):
             for ow in range(OW):
                 jlo, jhi = _span(ow, sw, pw, kw, dw, W)
                 row = out[(b * OH + oh) * OW + ow]
-                row[:] = zero
-                for i in range(ilo, ihi):
-                    src, at = x[b, oh * sh - ph + i * dh], i * kw * C
+                for i in range(kh):
+                    at = i * kw * C
+                    if i < ilo or i >= ihi:  # a kernel row wholly in the padding
+                        for n in range(kw * C):
+                            row[at + n] = zero
+                        continue
+                    src = x[b, oh * sh - ph + i * dh]
+                    for n in range(jlo * C):  # taps in the left and right padding
+                        row[at + n] = zero
+                    for n in range(jhi * C, kw * C):
+                        row[at + n] = zero
                     if dw == 1:  # the taps of a kernel row are one contiguous run of the input row
                         start = (ow * sw - pw) * C
                         for n in range(jlo * C, jhi * C):
