@@ -36,3 +36,13 @@ def test_readme_numbers_match_a_hand_written_numpy_computation():
     _, promised = example()
     numbers = [float(v) for v in re.findall(r"-?\d+\.\d+", promised)]
     np.testing.assert_allclose(numbers, [loss, *dw.ravel(), *db], atol=6e-5)
+
+
+def test_readme_trace_prints_what_it_promises():
+    m = re.search(r"## Watch backward run\n.*?```python\n(.*?)```\s*prints\s*```text\n(.*?)```",
+                  README.read_text(), re.S)
+    assert m, "README lost its trace example"
+    proc = subprocess.run([sys.executable, "-c", m.group(1)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == m.group(2)
+    assert len(proc.stdout.splitlines()) <= 24  # one screen

@@ -116,15 +116,18 @@ def topological_order(root, every_parent: bool = False) -> list:
     return order
 
 
-def backward(root, grad: np.ndarray) -> None:
+def backward(root, grad: np.ndarray, trace=None) -> None:
     """Propagate `grad` (d root / d root) to every leaf that requires a gradient.
 
     Walking in reverse topological order means a node's gradient is complete
     (summed over all its uses) before it is passed on. Leaves accumulate into
     `.grad` across calls; gradients of intermediate nodes are dropped as soon
-    as they have been used.
+    as they have been used. `trace` (a `trace.BackwardTrace`) is told each step
+    as it happens; it changes nothing.
     """
     pending = {id(root): grad}
+    if trace:
+        trace.start(root, grad)
     for node in reversed(topological_order(root)):
         g = pending.pop(id(node), None)
         if g is None:
@@ -133,14 +136,23 @@ def backward(root, grad: np.ndarray) -> None:
         if ctx is None:  # a leaf: keep what it received
             g = np.asarray(g, dtype=node.data.dtype)
             node.grad = g.copy() if node.grad is None else node.grad + g
+            if trace:
+                trace.leaf(node, g)
             continue
+        if trace:
+            trace.visit(node, g)
         grads = ctx.fn.backward(ctx, g)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        for parent, pg in zip(ctx.parents, grads):
+        for parent, pg in zip(ctx.parents, grads + (None,) * (len(ctx.parents) - len(grads))):
             if pg is None or not parent.requires_grad:
+                if trace:
+                    trace.constant(node, parent)
                 continue
+            full = pg
             if pg.shape != parent.data.shape:
                 pg = unbroadcast(pg, parent.data.shape)
             key = id(parent)
+            if trace:
+                trace.passed(node, parent, full, pg, key in pending)
             pending[key] = pg if key not in pending else pending[key] + pg

@@ -184,10 +184,12 @@ class Tensor:
         return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     # ------------------------------------------------------------ autodiff
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, grad: Any = None, trace: Any = None) -> None:
         """Accumulate d self / d leaf into every leaf's `.grad`.
 
         Without `grad` the tensor must hold one element (a loss): the seed is 1.
+        `trace=True` prints each step of the pass (`tinygrad_mnist/trace.py`); a stream or a
+        `BackwardTrace` may be given instead.
         """
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require a gradient "
@@ -200,7 +202,8 @@ class Tensor:
         grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"backward(): gradient of shape {grad.shape} for a tensor of shape {self.shape}")
-        autograd.backward(self, grad)
+        from .trace import for_call
+        autograd.backward(self, grad, for_call(trace))
 
     # ------------------------------------------------------------ operators
     def _lift(self, other: Any) -> "Tensor":
