@@ -13,7 +13,7 @@ def parse(dot):
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     nodes = {m[0]: (m[1], m[2].split("\\n"))
              for m in re.findall(r'^\s*(\w+) \[shape=(\w+), label="((?:[^"\\]|\\.)*)"', dot, re.M)}
-    edges = re.findall(r"^\s*(\w+) -> (\w+);", dot, re.M)
+    edges = re.findall(r'^\s*(\w+) -> (\w+)(?: \[label="[^"]*"\])?;', dot, re.M)
     return nodes, edges
 
 
@@ -69,17 +69,20 @@ def test_train_graph_option_writes_one_step_and_exits(tmp_path, capsys):
     path = tmp_path / "step.dot"
     assert train.main(["--local-mnist", data, "--model", "mlp", "--graph", str(path)]) == 0
     out = capsys.readouterr().out
-    assert f"Wrote the graph of one training step to {path}" in out and "Epoch" not in out
+    assert ("Wrote the graph of one training step (the first 200 training images, forward and backward) "
+            f"to {path}") in out and "Epoch" not in out
     nodes, edges = parse(path.read_text())
     names = {label[0] for _, label in nodes.values()}
     assert {"ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"} <= names
     # the seed's chain: both layers, then log_softmax and nll; the first layer reads pixels as 0..1
     assert len(op_named(nodes, "Linear")) == 2 and op_named(nodes, "ReLU")
     assert op_named(nodes, "LogSoftmax") and op_named(nodes, "NLL")
-    assert sorted(label for _, (shape, label) in nodes.items() if label[0] == "Linear") == [
-        ["Linear"], ["Linear", "input × 1/255"]]
+    linear = sorted(label for _, (shape, label) in nodes.items() if label[0] == "Linear")
+    assert [label[1] for label in linear] == ["input × 1/255", "saved [200, 100] float32, [10, 100] float32"]
+    assert [label[-1] for label in linear] == ["backward step 7", "backward step 3"]
     assert {"images", "labels"} <= names
-    assert all("grad norm" in label[-1] for _, label in nodes.values() if label[0].startswith("ln"))
+    assert all("grad norm" in label[-2] and label[-1].endswith(": .grad")
+               for _, label in nodes.values() if label[0].startswith("ln"))
 
 
 def test_the_default_models_step_is_the_seeds_chain(tmp_path, capsys):
@@ -90,7 +93,13 @@ def test_the_default_models_step_is_the_seeds_chain(tmp_path, capsys):
     assert train.main(["--local-mnist", data, "--graph", str(path)]) == 0
     nodes, edges = parse(path.read_text())
     ops = [label for shape, label in nodes.values() if shape == "ellipse"]
-    assert ops == [["Linear", "input × 1/255"], ["LogSoftmax"], ["NLL"]]
-    boxes = {label[0] for shape, label in nodes.values() if shape == "box"}
-    assert {"images", "labels", "weight", "bias"} <= boxes
+    assert ops == [["Linear", "input × 1/255", "saved [200, 784] uint8, [10, 784] float32", "backward step 3"],
+                   ["LogSoftmax", "saved [200, 10] float32", "backward step 2"],
+                   ["NLL", "saved [200, 10] float32, [200] uint8", "backward step 1"]]
+    boxes = {label[0]: label for shape, label in nodes.values() if shape == "box"}
+    assert {"images", "labels", "weight", "bias", "loss"} <= set(boxes)
+    assert boxes["weight"][-1].startswith("backward step") and boxes["weight"][-1].endswith(": .grad")
     assert len(edges) == 9
+    text = path.read_text()  # the gradient that flowed back along each edge that carries one
+    assert re.search(r'-> op0 \[label="grad \[10, 784\] norm [0-9.]+"\];', text)
+    assert text.count("[label=\"grad ") == 4  # weight, bias, logits, log-probabilities

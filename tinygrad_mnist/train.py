@@ -34,6 +34,7 @@ from .datasets import mnist
 from .models import IMAGE_DIM, MODELS
 from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, init
 from .tensor import Tensor
+from .trace import BackwardTrace
 from .viz import to_dot
 
 # Test images per forward pass. Only the CNN needs chunks (its im2col buffers for 10,000
@@ -176,17 +177,21 @@ def append_metrics(path: str, record: Optional[dict]) -> None:
 
 
 def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
-    """The DOT graph of one training step's loss on the first batch, after its backward pass."""
+    """The DOT graph of one training step, the first batch of the stored order (`batch_size` images),
+    drawn with its backward pass: the order backward visits the ops and the gradients on the edges."""
     xs, ys = data.train_images.narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
     xs.name, ys.name = "images", "labels"
     step_loss = model.train().loss(xs, ys)
-    step_loss.backward()
+    step_loss.name = "loss"
+    record = BackwardTrace()
+    step_loss.backward(trace=record)
     try:
         with open(path, "w") as f:
-            f.write(to_dot(step_loss, show_grad=True))
+            f.write(to_dot(step_loss, show_grad=True, trace=record))
     except OSError as err:
         raise TrainingError(f"{path}: cannot write the graph: {err.strerror or err}") from None
-    say(f"Wrote the graph of one training step to {path}")
+    say(f"Wrote the graph of one training step (the first {batch_size} training images, "
+        f"forward and backward) to {path}")
     return 0
 
 

@@ -11,12 +11,13 @@ the text needs no Graphviz; rendering it does.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .autograd import topological_order
 from .tensor import Tensor
+from .trace import BackwardTrace
 
 
 BACKSLASH, NEWLINE = chr(92), chr(10)
@@ -42,17 +43,34 @@ def _op_label(ctx) -> str:
     return f"{ctx.fn.__name__}\ninput × {factor}"
 
 
-def to_dot(tensor: Tensor, show_grad: bool = False) -> str:
+def _saved(ctx) -> str:
+    """What the op kept for its backward pass: the shapes of its saved arrays."""
+    arrays = [a for a in ctx.saved_tensors if isinstance(a, np.ndarray)]
+    return "saved " + ", ".join(f"{_dims(a.shape)} {a.dtype}" for a in arrays) if arrays else "saved nothing"
+
+
+def _dims(shape) -> str:
+    return "[" + ", ".join(str(n) for n in shape) + "]"
+
+
+def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrace] = None) -> str:
     """DOT text of the graph that produced `tensor`.
 
     With `show_grad`, each tensor that holds a gradient shows its L2 norm.
     Only leaves keep one after backward() (intermediate gradients are freed as
     soon as they have been passed on), so in practice: the parameters.
+    With `trace` (the `BackwardTrace` of a backward pass through this graph,
+    `loss.backward(trace=tr)`), the drawing shows that pass too: each op and leaf
+    numbered in the order backward visited it, what each op saved for it, and on
+    each edge the shape and norm of the gradient that flowed back along it.
     """
     nodes = topological_order(tensor, every_parent=True)
     ids: Dict[int, str] = {id(t): f"t{i}" for i, t in enumerate(nodes)}
-    lines = ["digraph tinygrad_mnist {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
-    edges: List[Tuple[str, str]] = []
+    flowed = {(child, parent): (shape, norm) for child, parent, shape, norm in (trace.events if trace else [])}
+    step = trace.order if trace else {}
+    lines = ["digraph tinygrad_mnist {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    edges: List[Tuple[str, str, str]] = []
     op_count = 0
     for t in nodes:
         tid = ids[id(t)]
@@ -63,14 +81,21 @@ def to_dot(tensor: Tensor, show_grad: bool = False) -> str:
         label = "\n".join(part for part in (kind, f"{_shape(t)} {t.dtype}") if part)
         if show_grad and t.grad is not None:
             label += f"\ngrad norm {float(np.linalg.norm(t.grad)):.4g}"
+        if t._ctx is None and id(t) in step:
+            label += f"\nbackward step {step[id(t)]}: .grad"
         style = "" if t.requires_grad else ', style=filled, fillcolor="#eeeeee"'
         if t._ctx is not None:  # the op first, then what it made
             oid = f"op{op_count}"
             op_count += 1
-            lines.append(f"  {oid} [shape=ellipse, label={_quote(_op_label(t._ctx))}];")
-            edges.extend((ids[id(p)], oid) for p in t._ctx.parents)
-            edges.append((oid, tid))
+            op = _op_label(t._ctx)
+            if trace:
+                op += f"\n{_saved(t._ctx)}" + (f"\nbackward step {step[id(t)]}" if id(t) in step else "")
+            lines.append(f"  {oid} [shape=ellipse, label={_quote(op)}];")
+            for p in t._ctx.parents:
+                g = flowed.get((id(t), id(p)))
+                edges.append((ids[id(p)], oid, f"grad {_dims(g[0])} norm {g[1]:.4g}" if g else ""))
+            edges.append((oid, tid, ""))
         lines.append(f"  {tid} [shape=box, label={_quote(label)}{style}];")
-    lines += [f"  {a} -> {b};" for a, b in edges]
+    lines += [f"  {a} -> {b}" + (f" [label={_quote(g)}]" if g else "") + ";" for a, b, g in edges]
     lines.append("}")
     return "\n".join(lines) + "\n"

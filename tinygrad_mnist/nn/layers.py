@@ -169,7 +169,9 @@ class Dropout(Module):
         if not (self.training if train is None else train) or self.p == 0.0:
             return x
         keep = init.rng().random(x.shape, dtype=np.float32) >= self.p
-        return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)))
+        mask = Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)))
+        mask.name = f"dropout mask (p={self.p:g})"  # the graph shows dropout as this Mul
+        return x * mask
 
     def forward_t(self, x: Tensor, train: bool) -> Tensor:
         return self.forward(x, train)
