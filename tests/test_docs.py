@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SOURCES = "\n".join(p.read_text() for d in ("tinygrad_mnist", "benchmarks", "tests")
+SOURCES = "\n".join(p.read_text() for d in ("tinygrad_mnist", "benchmarks", "tests", "docs")
                     for p in (ROOT / d).rglob("*.py"))
 
 

@@ -1,12 +1,14 @@
-"""`gradcheck`: analytic gradients against central differences, in float64."""
+"""`gradcheck`: analytic gradients against central differences, in float64.
+
+numpy and the engine are imported when the function runs, so the package can
+bind `gradcheck` at import without loading numpy (see `__init__.py`).
+"""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-import numpy as np
-
-from .autograd import no_grad
-from .tensor import Tensor
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -24,6 +26,10 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
     Returns True, or raises GradcheckError naming the input, the index and both
     values of the worst mismatch.
     """
+    import numpy as np
+
+    from .autograd import no_grad
+
     checked = [i for i, t in enumerate(inputs) if t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
