@@ -103,3 +103,19 @@ def test_the_default_models_step_is_the_seeds_chain(tmp_path, capsys):
     text = path.read_text()  # the gradient that flowed back along each edge that carries one
     assert re.search(r'-> op0 \[label="grad \[10, 784\] norm [0-9.]+"\];', text)
     assert text.count("[label=\"grad ") == 4  # weight, bias, logits, log-probabilities
+
+
+def test_show_draws_svg_with_graphviz_and_text_without(monkeypatch):
+    import shutil
+    from tinygrad_mnist.trace import BackwardTrace
+    from tinygrad_mnist.viz import show
+    w = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    w.name = "w"
+    loss = nll(Tensor(np.ones((4, 2), np.float32)).matmul(w).log_softmax(), [0, 1, 2, 0])
+    record = BackwardTrace()
+    loss.backward(trace=record)
+    assert repr(show(loss, record)).splitlines() == [
+        "[1] t5 [] = NLL(t3, t4)", "[2] t3 [4, 3] = LogSoftmax(t2)", "[3] t2 [4, 3] = MatMul(t0, w)"]
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert show(loss)._repr_svg_() is None  # the notebook then shows the text
+    assert "requires grad" in w._repr_html_() and ".grad" in w._repr_html_()

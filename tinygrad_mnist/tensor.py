@@ -177,6 +177,16 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows a tensor: its values, and where it came from in the graph."""
+        import html
+        origin = (f"made by <b>{self._ctx.fn.__name__}</b>" if self._ctx is not None else
+                  "a leaf that requires grad" if self.requires_grad else "a constant")
+        grad = "" if self.grad is None else f"<br>.grad: <pre>{html.escape(np.array2string(self.grad, threshold=20))}</pre>"
+        name = f"<b>{html.escape(self.name)}</b> " if self.name else ""
+        return (f"<div>{name}Tensor {list(self.shape)} {self.dtype}, {origin}"
+                f"<pre>{html.escape(np.array2string(self.data, threshold=20))}</pre>{grad}</div>")
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=20)
         extra = f", grad_fn={self._ctx.fn.__name__}" if self._ctx is not None else (

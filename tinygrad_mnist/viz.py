@@ -99,3 +99,39 @@ def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrac
     lines += [f"  {a} -> {b}" + (f" [label={_quote(g)}]" if g else "") + ";" for a, b, g in edges]
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+class Graph:
+    """A graph for a notebook: drawn as SVG when Graphviz's `dot` is installed, as text otherwise
+    (each op with its inputs, in the order backward visits them when a trace was given)."""
+
+    def __init__(self, tensor: Tensor, trace: Optional[BackwardTrace] = None):
+        self.tensor, self.trace, self.dot = tensor, trace, to_dot(tensor, show_grad=True, trace=trace)
+
+    def _repr_svg_(self) -> Optional[str]:
+        import shutil
+        import subprocess
+        if shutil.which("dot") is None:
+            return None  # the notebook falls back to the text
+        return subprocess.run(["dot", "-Tsvg"], input=self.dot, capture_output=True, text=True, check=True).stdout
+
+    def __repr__(self) -> str:
+        nodes = topological_order(self.tensor, every_parent=True)
+        names = {id(t): t.name or f"t{i}" for i, t in enumerate(nodes)}
+        step = self.trace.order if self.trace else {}
+        ops = [t for t in nodes if t._ctx is not None]
+        if step:
+            ops.sort(key=lambda t: step.get(id(t), 0))
+        lines = []
+        for t in ops:
+            inputs = ", ".join(names[id(p)] for p in t._ctx.parents)
+            where = f"[{step[id(t)]}] " if id(t) in step else ""
+            op, *notes = _op_label(t._ctx).split("\n")
+            extra = f" [{'; '.join(notes)}]" if notes else ""
+            lines.append(f"{where}{names[id(t)]} {_shape(t)} = {op}({inputs}){extra}")
+        return "\n".join(lines)
+
+
+def show(tensor: Tensor, trace: Optional[BackwardTrace] = None) -> Graph:
+    """`show(loss)` in a notebook draws the graph behind `loss` (with `trace`, its backward pass)."""
+    return Graph(tensor, trace)
