@@ -125,7 +125,11 @@ def test_cnn_trains_on_a_tiny_dataset(capsys, tiny, tmp_path):
     (["--epochs", "-1"], "argument --epochs: expected a whole number >= 0, got -1"),
     (["--batch-size", "0"], "argument --batch-size: expected a whole number >= 1, got 0"),
     (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
-    (["--threads", "0"], "argument --threads: expected a whole number >= 1"),
+    (["--threads", "0"], "argument --threads: expected a whole number from 1 to 1024"),
+    (["--threads", "100000"], "argument --threads: expected a whole number from 1 to 1024, got 100000"),
+    (["--seed", "-1"], "argument --seed: expected a whole number from 0 to 2**63 - 1, got -1"),
+    (["--save-model-path", ""], "argument --save-model-path: expected a path, got an empty string"),
+    (["--load-model-path", ""], "argument --load-model-path: expected a path, got an empty string"),
 ])
 def test_bad_arguments(capsys, argv, fragment):
     with pytest.raises(SystemExit) as exit_:
@@ -166,10 +170,10 @@ def test_unwritable_save_path_fails_before_training(capsys, tiny, tmp_path):
     blocker.write_text("")
     code, out, err = run_train(capsys, "--local-mnist", tiny, "--save-model-path", str(blocker / "m.safetensors"))
     assert code == 1 and "Epoch" not in out and "Train Images" not in out
-    one_line_error(err, "cannot write there")
+    one_line_error(err, f"{blocker} is a file, not a directory")
     code, out, err = run_train(capsys, "--local-mnist", tiny, "--save-model-path", str(tmp_path))
     assert code == 1
-    one_line_error(err, "is a directory")
+    one_line_error(err, "refusing to replace it: it is a directory")
 
 
 def test_divergence_stops_and_keeps_the_old_checkpoint(capsys, tiny, tmp_path):

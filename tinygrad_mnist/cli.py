@@ -41,13 +41,23 @@ def _number(kind, test, wanted):
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
 positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
+MAX_THREADS = 1024  # more threads than any machine this runs on has cores: a typo, not a wish
+thread_count = _number(int, lambda v: 1 <= v <= MAX_THREADS, f"a whole number from 1 to {MAX_THREADS}")
+seed = _number(int, lambda v: 0 <= v < 2 ** 63, "a whole number from 0 to 2**63 - 1")
+
+
+def path(text):
+    """A file or directory name: an empty one would silently mean 'none given'."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
 
 
 def _data_and_model(parser, model_help):
     parser.add_argument("--model", choices=MODELS, default=None, help=model_help)
-    parser.add_argument("--local-mnist", metavar="DIR",
+    parser.add_argument("--local-mnist", metavar="DIR", type=path,
                         help="read the four MNIST idx files (raw or .gz) from DIR instead of the embedded copy")
-    parser.add_argument("--threads", type=positive_int, metavar="N",
+    parser.add_argument("--threads", type=thread_count, metavar="N",
                         help="threads for the numba kernels (default: all cores)")
 
 
@@ -61,9 +71,9 @@ def train_parser():
     parser.add_argument("--learning-rate", type=positive_float, metavar="LR",
                         help="learning rate (default: 0.1 for linear, 0.05 for mlp, 0.001 for cnn)")
     parser.add_argument("--epochs", type=non_negative_int, default=10, help="epochs to train (default: 10)")
-    parser.add_argument("--save-model-path", metavar="PATH",
+    parser.add_argument("--save-model-path", metavar="PATH", type=path,
                         help="write the trained weights here as safetensors (atomically, directories created)")
-    parser.add_argument("--load-model-path", metavar="PATH",
+    parser.add_argument("--load-model-path", metavar="PATH", type=path,
                         help="start from the weights in this safetensors checkpoint")
     _data_and_model(parser, "linear: the tutorial's zero-initialised Linear(784, 10); mlp: 784-100-10 "
                             "with ReLU; cnn: Candle's convolutional net (default: linear)")
@@ -72,13 +82,13 @@ def train_parser():
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="minibatch size, reshuffled each epoch (default: the whole training set for "
                              "linear and mlp, 64 for cnn)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seed of every random draw: weights, shuffling, dropout (default: 0)")
-    parser.add_argument("--metrics-out", metavar="FILE",
+    parser.add_argument("--metrics-out", metavar="FILE", type=path,
                         help="append one JSON object per epoch to FILE "
                              "(epoch, train_loss, test_acc, seconds, learning_rate)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    parser.add_argument("--graph", metavar="FILE",
+    parser.add_argument("--graph", metavar="FILE", type=path,
                         help="write the computation graph of one training step (Graphviz DOT, with the "
                              "parameters' gradient norms) to FILE and exit without training")
     return parser
@@ -90,7 +100,7 @@ def evaluate_parser():
         description="Evaluate a trained checkpoint on the MNIST test set: accuracy, per-class "
                     "accuracy, the confusion matrix and, optionally, misclassified digits.",
         epilog="Exit status: 0 on success, 1 on a data or checkpoint error, 2 on bad arguments.")
-    parser.add_argument("--load-model-path", metavar="PATH", required=True,
+    parser.add_argument("--load-model-path", metavar="PATH", required=True, type=path,
                         help="the safetensors checkpoint to evaluate")
     _data_and_model(parser, "the model in the checkpoint (default: what its metadata says)")
     parser.add_argument("--show-errors", type=non_negative_int, default=0, metavar="N",

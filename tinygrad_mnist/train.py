@@ -32,7 +32,7 @@ from . import cli, kernels
 from .autograd import no_grad
 from .datasets import mnist
 from .models import IMAGE_DIM, MODELS
-from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, init
+from .nn import SGD, AdamW, CheckpointError, Module, VarBuilder, VarMap, checkpoint, init
 from .tensor import Tensor
 from .trace import BackwardTrace
 from .viz import to_dot
@@ -47,7 +47,10 @@ class TrainingError(Exception):
 
 
 class StopRequest:
-    """The first Ctrl-C asks the loop to stop after the current step; a second one stops at once."""
+    """The first Ctrl-C (or SIGTERM) asks the loop to stop after the current step; a second one
+    stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
@@ -58,11 +61,12 @@ class StopRequest:
         self.requested = True
 
     def __enter__(self) -> "StopRequest":
-        self._previous = signal.signal(signal.SIGINT, self._handler)
+        self._previous = [signal.signal(s, self._handler) for s in self.SIGNALS]
         return self
 
     def __exit__(self, *exc) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for s, previous in zip(self.SIGNALS, self._previous):
+            signal.signal(s, previous)
 
 
 def set_threads(threads: Optional[int]) -> None:
@@ -72,10 +76,9 @@ def set_threads(threads: Optional[int]) -> None:
 
 
 def check_writable(path: str) -> None:
-    """Fail now, not after training, if a checkpoint cannot be written at `path`."""
-    if os.path.isdir(path):
-        raise CheckpointError(f"{path}: is a directory; --save-model-path needs a file name")
-    directory = os.path.dirname(os.path.abspath(path))
+    """Fail now, not after training, if a checkpoint cannot be written at `path` (or where the
+    symbolic link `path` points): no device, pipe or directory is ever replaced."""
+    directory = os.path.dirname(checkpoint.save_target(path))
     try:
         os.makedirs(directory, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")

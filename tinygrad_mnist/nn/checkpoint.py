@@ -8,11 +8,15 @@ is a `CheckpointError` that names it.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
+import signal
+import stat
 import struct
 import tempfile
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 from safetensors.numpy import load as _st_load
@@ -29,10 +33,86 @@ def _umask() -> int:
     return mask
 
 
+MAX_HEADER = 100 << 20  # a safetensors header of a few tensors is a few hundred bytes
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a pipe (FIFO)"),
+                        (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def save_target(path: str) -> str:
+    """The file a save to `path` writes: `path` itself, or the file a symbolic link points to.
+    Refuses, before anything is trained, a target that is not absent or a regular file (a
+    device, a pipe, a directory), a name the file system cannot hold, and a parent that is
+    not a directory."""
+    if not path:
+        raise CheckpointError("the checkpoint path is empty")
+    if path.endswith(os.sep):
+        raise CheckpointError(f"{path}: names a directory; give a file name")
+    try:
+        target = os.path.realpath(path, strict=False)
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot resolve the path: {err.strerror or err}") from None
+    parent = os.path.dirname(target)
+    while parent and not os.path.lexists(parent) and parent != os.path.dirname(parent):
+        parent = os.path.dirname(parent)
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise CheckpointError(f"{path}: cannot save there: {parent} is a file, not a directory")
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:  # a symlink loop, no permission
+        raise CheckpointError(f"{path}: cannot save there: {err.strerror or err}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise CheckpointError(f"{path}: refusing to replace it: it is {kind_of(mode)}, not a checkpoint file")
+    directory, name = os.path.split(target)
+    try:
+        limit = os.pathconf(directory if os.path.isdir(directory) else "/", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(name.encode()) > limit:
+        raise CheckpointError(f"{path}: the file name is {len(name.encode())} bytes long; "
+                              f"the file system allows {limit}")
+    return target
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C or SIGTERM during a save is held until the file is in place (then delivered)."""
+    block = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, block)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _remove_stale_temps(directory: str, name: str) -> None:
+    """Temporary files a killed save of this target left behind."""
+    for stale in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(name)}.*.tmp")):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
+
+
 def atomic_write(path: str, data: bytes) -> None:
-    """Replace `path` by `data` all at once: the old file survives any failure."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    """Replace `path` (a symbolic link's target) by `data` all at once: the old file survives any
+    failure, a signal waits until the new file is in place, and no temporary file stays behind."""
+    path = save_target(path)
+    directory, name = os.path.split(path)
+    with _signals_deferred():
+        _remove_stale_temps(directory, name)
+        _write_and_replace(path, directory, name, data)
+
+
+def _write_and_replace(path: str, directory: str, name: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -84,32 +164,46 @@ def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mappin
         raise CheckpointError(f"{path}: cannot write checkpoint: {err.strerror or err}") from None
 
 
-def _read(path: str, header_only: bool) -> Tuple[bytes, dict]:
-    """The file's bytes (only its header's, if asked) and its parsed header, or a CheckpointError."""
+def _read(path: str, header_only: bool, max_bytes: Optional[int] = None) -> Tuple[bytes, dict]:
+    """The file's bytes (only its header's, if asked) and its parsed header, or a CheckpointError.
+    What is read is bounded before it is read: a regular file only (a pipe or a device could hang
+    or never end), a header of at most MAX_HEADER bytes, a file of at most `max_bytes`."""
+    if not path:
+        raise CheckpointError("the checkpoint path is empty")
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            data = f.read(8)
-            if len(data) == 8:
-                (header_len,) = struct.unpack("<Q", data)
-                data += f.read(header_len) if header_only and header_len <= size - 8 else f.read()
+        st = os.stat(path)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
+    except OSError as err:  # a symlink loop, no permission
+        raise CheckpointError(f"{path}: cannot read checkpoint: {err.strerror or err}") from None
+    if not stat.S_ISREG(st.st_mode):
+        hint = " (a process substitution? save it to a file first)" if stat.S_ISFIFO(st.st_mode) else ""
+        raise CheckpointError(f"{path}: is {kind_of(st.st_mode)}, not a checkpoint file{hint}")
+    size = st.st_size
+    if max_bytes is not None and size > max_bytes:
+        raise CheckpointError(f"{path}: {size} bytes, far more than this model's checkpoint ({max_bytes} at most)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(8)
+            header_len = struct.unpack("<Q", data)[0] if len(data) == 8 else 0
+            if len(data) == 8 and header_len <= min(size - 8, MAX_HEADER):
+                data += f.read(header_len) if header_only else f.read(size - 8)
     except OSError as err:
         raise CheckpointError(f"{path}: cannot read checkpoint: {err.strerror or err}") from None
     if size < 8:
         raise CheckpointError(f"{path}: not a safetensors file (only {size} bytes)")
-    if header_len > size - 8:
+    if header_len > min(size - 8, MAX_HEADER):
         raise CheckpointError(f"{path}: not a safetensors file, or truncated (header of {header_len} "
                               f"bytes in a file of {size})")
     try:
         header = json.loads(data[8:8 + header_len])
         if not isinstance(header, dict):
             raise ValueError("header is not a JSON object")
-    except ValueError as err:
-        raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({err})") from None
+        if not isinstance(header.get("__metadata__", {}), dict):
+            raise ValueError("its metadata is not a map of names to strings")
+    except (ValueError, RecursionError) as err:
+        reason = "its header is nested too deeply" if isinstance(err, RecursionError) else err
+        raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({reason})") from None
     return data, header
 
 
@@ -122,9 +216,9 @@ def metadata(path: str) -> Dict[str, str]:
     return _metadata(_read(path, header_only=True)[1])
 
 
-def load(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
-    """Tensors and metadata of the safetensors file at `path`."""
-    data, header = _read(path, header_only=False)
+def load(path: str, max_bytes: Optional[int] = None) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    """Tensors and metadata of the safetensors file at `path` (refused unread if over `max_bytes`)."""
+    data, header = _read(path, header_only=False, max_bytes=max_bytes)
     try:
         tensors = _st_load(data)
     except Exception as err:  # safetensors raises its own error type for every kind of damage

@@ -71,7 +71,8 @@ class VarMap:
         dtype that differs, non-finite values, or a tensor the model does not
         have is an error naming every such path, and then nothing is changed.
         """
-        tensors, metadata = checkpoint.load(path)
+        expected = sum(v.data.nbytes for v in self._vars.values())
+        tensors, metadata = checkpoint.load(path, max_bytes=2 * expected + (16 << 20))  # room for names, extras
         problems = []
         for name, var in self.named_vars():
             arr = tensors.get(name)
