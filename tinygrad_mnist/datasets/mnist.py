@@ -9,8 +9,8 @@ Every problem with a file is a `DatasetError` whose message names the file.
 """
 from __future__ import annotations
 
-import gzip
 import os
+import stat
 import zlib
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -51,54 +51,126 @@ def _candidates(directory: str, name: str) -> Sequence[str]:
     return [os.path.join(directory, n) for n in (name, name + ".gz", dotted, dotted + ".gz")]
 
 
+MAX_BYTES = 1 << 30  # the largest idx body read: 20 times MNIST's training images, far below memory
+CHUNK = 1 << 20
+
+
 def find_file(directory: str, name: str) -> str:
-    for path in _candidates(directory, name):
-        if os.path.isfile(path):
-            return path
+    """The one file of `name`'s four spellings (raw or .gz, canonical or dotted) in `directory`;
+    two of them at once is an error, since which one is meant is not clear."""
+    found = [path for path in _candidates(directory, name) if os.path.lexists(path)]
+    if len(found) > 1:
+        raise DatasetError(f"{directory}: both {' and '.join(os.path.basename(p) for p in found)} are there; "
+                           "remove all but the one to read")
+    if found:
+        return found[0]
     raise DatasetError(f"{os.path.join(directory, name)}: missing (also looked for .gz and the dotted "
                        f"name {name.replace('-idx', '.idx')})")
 
 
-def _gunzip(data: bytes) -> bytes:
-    """Decompress into one buffer of the size the gzip trailer announces (gzip.decompress would
-    grow and join blocks, briefly holding the 47 MB of images twice)."""
-    size = int.from_bytes(data[-4:], "little")
-    out = zlib.decompress(data, 31, max(size, 1))
-    if len(out) != size:  # zlib stops after the first member; gzip joins them all
-        out = gzip.decompress(data)
-    return out
+class _Source:
+    """Bytes of a raw or gzip file, produced at most `limit` at a time: nothing is read or inflated
+    beyond what the caller asks for, so a gzip bomb or a lying trailer costs no memory.
+    Several concatenated gzip members read as one stream, as `gzip.open` reads them."""
+
+    def __init__(self, f, path: str):
+        self.f, self.path = f, path
+        self.gzip = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        self.inflate = zlib.decompressobj(31) if self.gzip else None
+        self.pending = b""
+
+    def read(self, n: int) -> bytes:
+        """Up to `n` more bytes; fewer only at the end."""
+        out = [self.pending[:n]]
+        self.pending = self.pending[n:]
+        got = len(out[0])
+        while got < n:
+            chunk = self._more(n - got)
+            if not chunk:
+                break
+            out.append(chunk)
+            got += len(chunk)
+        data = b"".join(out)
+        self.pending = data[n:] + self.pending
+        return data[:n]
+
+    def _more(self, want: int) -> bytes:
+        if not self.gzip:
+            return self.f.read(min(want, CHUNK))
+        try:
+            while True:
+                if self.inflate.eof:  # a member ended: another may follow
+                    rest = self.inflate.unused_data + self.f.read(CHUNK)
+                    if not rest:
+                        return b""
+                    self.inflate = zlib.decompressobj(31)
+                    data = self.inflate.decompress(rest, min(want, CHUNK))
+                else:
+                    raw = self.inflate.unconsumed_tail or self.f.read(CHUNK)
+                    if not raw:
+                        raise DatasetError(f"{self.path}: corrupt gzip data (truncated: the stream ends inside a member)")
+                    data = self.inflate.decompress(raw, min(want, CHUNK))
+                if data:
+                    return data
+        except zlib.error as err:
+            raise DatasetError(f"{self.path}: corrupt gzip data ({err})") from None
+
+
+def _open_regular(path: str):
+    """`path` opened for reading if it is a regular file (after following links); a directory,
+    pipe or device is refused without opening it (a pipe with no writer would hang)."""
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            from ..nn.checkpoint import kind_of
+            raise DatasetError(f"{path}: is {kind_of(mode)}, not an idx data file")
+        return open(path, "rb")
+    except OSError as err:  # a symlink loop, no permission
+        raise DatasetError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
 def read_idx(path: str, ndim: int) -> np.ndarray:
-    """The uint8 array stored in the idx file at `path` (gzip-compressed or not)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as err:
-        raise DatasetError(f"{path}: cannot read: {err.strerror or err}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = _gunzip(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DatasetError(f"{path}: corrupt gzip data ({err})") from None
-    expected_magic = 0x00000800 | ndim
-    if len(data) < 4:
-        raise DatasetError(f"{path}: truncated: {len(data)} bytes, not even an idx header")
-    magic = int.from_bytes(data[:4], "big")
-    if magic != expected_magic:
-        raise DatasetError(f"{path}: wrong magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
-                           f"(an idx{ndim}-ubyte file)")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DatasetError(f"{path}: truncated: the header needs {header} bytes, the file has {len(data)}")
-    dims = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    size = int(np.prod(dims, dtype=np.int64))
-    body = len(data) - header
-    if body < size:
-        raise DatasetError(f"{path}: truncated: {body} bytes of data for dimensions {list(dims)} ({size} bytes)")
-    if body > size:
-        raise DatasetError(f"{path}: over-long: {body - size} bytes past the end of dimensions {list(dims)}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    """The uint8 array stored in the idx file at `path` (gzip-compressed or not). Memory is bounded
+    by the header's dimensions (at most MAX_BYTES), checked against the file before reading."""
+    with _open_regular(path) as f:
+        source = _Source(f, path)
+        size_on_disk = os.fstat(f.fileno()).st_size
+        header = 4 + 4 * ndim
+        head = source.read(header)
+        expected_magic = 0x00000800 | ndim
+        if len(head) < 4:
+            raise DatasetError(f"{path}: truncated: {len(head)} bytes, not even an idx header")
+        magic = int.from_bytes(head[:4], "big")
+        if magic != expected_magic:
+            raise DatasetError(f"{path}: wrong magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
+                               f"(an idx{ndim}-ubyte file)")
+        if len(head) < header:
+            raise DatasetError(f"{path}: truncated: the header needs {header} bytes, the file has {len(head)}")
+        dims = tuple(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+        size = 1
+        for n in dims:  # Python integers: no overflow, whatever the header says
+            size *= n
+        if size > MAX_BYTES:
+            raise DatasetError(f"{path}: dimensions {list(dims)} declare {size} bytes, more than the "
+                               f"{MAX_BYTES} this reader accepts")
+        if not source.gzip and header + size != size_on_disk:
+            body = size_on_disk - header
+            raise DatasetError(f"{path}: truncated: {body} bytes of data for dimensions {list(dims)} ({size} bytes)"
+                               if body < size else
+                               f"{path}: over-long: {body - size} bytes past the end of dimensions {list(dims)}")
+        out = np.empty(size, np.uint8)
+        view, got = memoryview(out), 0
+        while got < size:
+            chunk = source.read(min(CHUNK, size - got))
+            if not chunk:
+                raise DatasetError(f"{path}: truncated: {got} bytes of data for dimensions {list(dims)} ({size} bytes)")
+            view[got:got + len(chunk)] = chunk
+            got += len(chunk)
+        extra = len(source.read(1))
+        if extra:
+            raise DatasetError(f"{path}: over-long: data continues past the end of dimensions {list(dims)}")
+    return out.reshape(dims)
 
 
 def _images(path: str) -> np.ndarray:
@@ -122,7 +194,8 @@ def _labels(path: str, images: np.ndarray, images_path: str) -> np.ndarray:
 def load_dir(directory: str) -> Dataset:
     """Read the four idx files (raw or .gz, canonical or dotted names) from `directory`."""
     if not os.path.isdir(directory):
-        raise DatasetError(f"{directory}: no such directory")
+        raise DatasetError(f"{directory}: no such directory" if not os.path.lexists(directory) else
+                           f"{directory}: not a directory (--local-mnist takes the directory of the four files)")
     paths = {key: find_file(directory, name) for key, name in FILES.items()}
     train_images = _images(paths["train_images"])
     test_images = _images(paths["test_images"])
