@@ -39,9 +39,10 @@ def test_process_tuning_lives_in_the_command_line_entry_only():
     assert [p.name for p in root.rglob("*.py") if "mallopt" in p.read_text()] == ["cli.py"]
     for path in root.rglob("*.py"):
         text = path.read_text()
-        for m in re.finditer(r"^\s+tune_process\(\)", text, re.M):  # every call (indented)
+        for m in re.finditer(r"^\s+(?:tune_process|start)\(\)", text, re.M):  # every call (indented)
             block = [line for line in text[:m.start()].splitlines() if line and not line[0].isspace()][-1]
-            assert block.startswith(('if __name__ == "__main__":', "def train_entry", "def evaluate_entry")), \
+            assert block.startswith(('if __name__ == "__main__":', "def train_entry", "def evaluate_entry",
+                                     "def start")), \
                 f"{path.name}: tune_process() called under {block!r}"
 
 

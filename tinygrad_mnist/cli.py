@@ -111,6 +111,23 @@ def evaluate_parser():
 get_parser = train_parser
 
 
+def start() -> None:
+    """The command line's first steps, before the engine is imported: a Ctrl-C while it loads
+    ends the program quietly (status 130; training installs its own handler later), a bad
+    TINYGRAD_MNIST_KERNELS is one line (status 2), and the process settings of `tune_process`."""
+    import signal
+
+    def interrupted(signum, frame):
+        sys.stderr.write("Interrupted\n")
+        os._exit(130)
+    signal.signal(signal.SIGINT, interrupted)
+    kernels = os.environ.get("TINYGRAD_MNIST_KERNELS", "")
+    if kernels not in ("", "numba", "numpy"):
+        sys.stderr.write(f"TINYGRAD_MNIST_KERNELS={kernels!r}: expected numba or numpy\n")
+        os._exit(2)
+    tune_process()
+
+
 def tune_process() -> None:
     """Process settings that make the command line faster (measured in docs/kernels.md); for the
     command-line entry points only, never on import of the package.
@@ -137,13 +154,13 @@ def tune_process() -> None:
 
 def train_entry() -> None:
     """The `tinygrad-mnist-train` command."""
-    tune_process()
+    start()
     from tinygrad_mnist import train
     train.entry()
 
 
 def evaluate_entry() -> None:
     """The `tinygrad-mnist-evaluate` command."""
-    tune_process()
+    start()
     from tinygrad_mnist import evaluate
     evaluate.entry()

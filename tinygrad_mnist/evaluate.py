@@ -7,8 +7,8 @@ misclassified digits as ASCII art.
 from __future__ import annotations
 
 if __name__ == "__main__":  # `python -m tinygrad_mnist.evaluate`: settle the process before numpy loads
-    from tinygrad_mnist.cli import tune_process
-    tune_process()
+    from tinygrad_mnist.cli import start
+    start()
 
 import sys
 from typing import Optional, TextIO
@@ -62,6 +62,8 @@ def run(args, out: Optional[TextIO] = None) -> int:
     set_threads(args.threads)
     kind = model_kind(args.load_model_path, args.model)
     data = mnist.load(args.local_mnist)
+    if len(data.test_images) == 0:
+        raise mnist.DatasetError(f"{data.source or 'the dataset'}: has no test images to evaluate on")
     varmap = VarMap()
     model = MODELS[kind](VarBuilder.from_varmap(varmap))
     varmap.load(args.load_model_path)

@@ -41,6 +41,8 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", ignore_i
     if logits.ndim == 0:
         raise ValueError("cross_entropy: expected scores with a class dimension, got a 0-d tensor")
     class_dim = 1 if logits.ndim > 1 else 0
+    if logits.size == 0:
+        raise ValueError(f"cross_entropy: empty batch (scores of shape {logits.shape})")
     log_probs = logits.log_softmax(dim=class_dim)
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target.dtype.kind == "f":
@@ -84,6 +86,8 @@ def _ids(op: str, target: Any) -> Tensor:
 def _rows(scores: Tensor, target: Tensor, op: str) -> Tuple[Tensor, Tensor, Any]:
     """Scores as [rows, C] and targets as [rows], and how to shape a per-row result back.
     2-D input passes through untouched; [N, C, d...] moves the classes last (ops in the graph)."""
+    if scores.ndim >= 1 and scores.shape[0] == 0 or scores.size == 0:
+        raise ValueError(f"{op}: empty batch (scores of shape {scores.shape})")
     if scores.ndim == 2:
         return scores, target, lambda loss: loss
     if scores.ndim == 0:

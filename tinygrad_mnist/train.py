@@ -13,8 +13,8 @@ half-trained checkpoint over a good one.
 from __future__ import annotations
 
 if __name__ == "__main__":  # `python -m tinygrad_mnist.train`: settle the process before numpy loads
-    from tinygrad_mnist.cli import tune_process
-    tune_process()
+    from tinygrad_mnist.cli import start
+    start()
 
 import json
 import math
@@ -136,9 +136,13 @@ class Progress:
             sys.stderr.write("\r" + " " * 40 + "\r")
 
 
+DIVERGED = 100.0  # a batch loss this many times the run's first one means divergence
+
+
 def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, epoch: int,
-                stop: StopRequest, show_progress: bool) -> Optional[float]:
-    """One pass over the training set; the mean batch loss, or None if stopped part-way."""
+                stop: StopRequest, show_progress: bool, first_loss: Optional[list] = None) -> Optional[float]:
+    """One pass over the training set; the mean batch loss, or None if stopped part-way.
+    `first_loss` ([None] at the start of a run) keeps the run's first batch loss across epochs."""
     images, labels = data.train_images, data.train_labels
     n = len(images)
     if batch_size >= n:  # the tutorial: full-batch gradient descent, in the stored order
@@ -153,9 +157,12 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
         xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
         batch_loss = model.loss(xs, ys)  # nll(log_softmax(model(xs))), dropout active (train mode)
         value = batch_loss.item()
-        if not math.isfinite(value):
+        if first_loss is not None and first_loss[0] is None:
+            first_loss[0] = value
+        # a loss that is no longer finite, or has grown a hundredfold, is not coming back
+        if not math.isfinite(value) or (first_loss and first_loss[0] and value > DIVERGED * first_loss[0]):
             progress.close()
-            raise TrainingError(f"training diverged at epoch {epoch} (loss is {value}); "
+            raise TrainingError(f"training diverged at epoch {epoch} (loss {value:.4g}); "
                                 f"try a smaller --learning-rate (now {optimizer.learning_rate:g})")
         optimizer.backward_step(batch_loss)
         del batch_loss  # free this step's graph before the next forward pass allocates another
@@ -207,7 +214,12 @@ def run(args, out: Optional[TextIO] = None) -> int:
 
     def say(line: str) -> None:
         if not args.quiet:
-            print(line, file=out, flush=True)
+            try:
+                print(line, file=out, flush=True)
+            except BrokenPipeError:
+                raise
+            except OSError as err:  # /dev/full, a closed terminal
+                raise TrainingError(f"cannot write to standard output: {err.strerror or err}") from None
 
     set_threads(args.threads)
     if args.save_model_path:
@@ -223,6 +235,8 @@ def run(args, out: Optional[TextIO] = None) -> int:
         model = MODELS[kind](VarBuilder.from_varmap(varmap))
         warm_up(model, varmap)
         data = pending.result()
+    if len(data.train_images) == 0:
+        raise TrainingError(f"{data.source or 'the dataset'}: has no training images")
     say(f"Train Images: {list(data.train_images.shape)}")
     say(f"Train Labels: {list(data.train_labels.shape)}")
     say(f"Test Images: {list(data.test_images.shape)}")
@@ -237,10 +251,11 @@ def run(args, out: Optional[TextIO] = None) -> int:
 
     completed: Optional[Dict[str, np.ndarray]] = None  # weights after the last completed epoch
     epochs_done = 0
+    first_loss: list = [None]
     with StopRequest() as stop:
         for epoch in range(1, args.epochs + 1):
             start = time.perf_counter()
-            train_loss = train_epoch(model, optimizer, data, batch_size, epoch, stop, not args.quiet)
+            train_loss = train_epoch(model, optimizer, data, batch_size, epoch, stop, not args.quiet, first_loss)
             if train_loss is None:
                 break
             if not all(np.isfinite(v.data).all() for v in varmap.all_vars()):
@@ -278,10 +293,13 @@ def run(args, out: Optional[TextIO] = None) -> int:
 
 
 def run_command(parser, run_fn, argv=None) -> int:
-    """Parse `argv` and run: expected failures become one line on stderr and an exit status."""
+    """Parse `argv` and run: expected failures become one line on stderr and an exit status.
+    numpy's floating-point warnings (overflow in a diverging run) never reach the user: a
+    diverged run is one line saying so."""
     args = parser.parse_args(argv)
     try:
-        return run_fn(args)
+        with np.errstate(all="ignore"):
+            return run_fn(args)
     except (mnist.DatasetError, CheckpointError, TrainingError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1

@@ -59,6 +59,14 @@ def save_target(path: str) -> str:
         target = os.path.realpath(path, strict=False)
     except OSError as err:
         raise CheckpointError(f"{path}: cannot resolve the path: {err.strerror or err}") from None
+    directory, name = os.path.split(target)
+    try:
+        limit = os.pathconf(directory if os.path.isdir(directory) else "/", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(name.encode()) > limit:
+        raise CheckpointError(f"{path}: the file name is {len(name.encode())} bytes long; "
+                              f"the file system allows {limit}")
     parent = os.path.dirname(target)
     while parent and not os.path.lexists(parent) and parent != os.path.dirname(parent):
         parent = os.path.dirname(parent)
@@ -72,14 +80,6 @@ def save_target(path: str) -> str:
         raise CheckpointError(f"{path}: cannot save there: {err.strerror or err}") from None
     if mode is not None and not stat.S_ISREG(mode):
         raise CheckpointError(f"{path}: refusing to replace it: it is {kind_of(mode)}, not a checkpoint file")
-    directory, name = os.path.split(target)
-    try:
-        limit = os.pathconf(directory if os.path.isdir(directory) else "/", "PC_NAME_MAX")
-    except (OSError, ValueError):
-        limit = 255
-    if len(name.encode()) > limit:
-        raise CheckpointError(f"{path}: the file name is {len(name.encode())} bytes long; "
-                              f"the file system allows {limit}")
     return target
 
 

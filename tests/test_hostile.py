@@ -1,0 +1,364 @@
+"""Hostile input to the command line: every failure is one line on stderr and the documented exit
+status (1: data, checkpoint, training; 2: arguments; 130: interrupted), in bounded time and memory
+(each run under a 2 GiB address-space limit), and a checkpoint that was there is never changed or
+replaced by anything but a complete new one."""
+import gzip
+import hashlib
+import os
+import random
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from idxfiles import NAMES, idx_bytes, learnable, write_dataset
+
+ADDRESS_SPACE = 2 << 30   # a normal run peaks near 0.55 GiB of address space
+TIME_LIMIT = 120          # seconds; a hang fails the test instead of the suite
+
+
+def limited():
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
+def run(*argv, program="train", env=None, stdin=None, stdout=subprocess.PIPE):
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", f"tinygrad_mnist.{program}", *map(str, argv)],
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=TIME_LIMIT,
+                          preexec_fn=limited, env=dict(os.environ, **(env or {})), stdin=stdin)
+    proc.seconds = time.perf_counter() - started
+    return proc
+
+
+def fails(proc, status, *fragments):
+    """One line on stderr, no traceback, the status; each fragment in the line."""
+    err = proc.stderr
+    assert proc.returncode == status, (proc.returncode, err[-2000:])
+    assert err.count("\n") == 1 and "Traceback" not in err and "Warning" not in err, err[-2000:]
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("data"), n_train=200, n_test=50)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory, data):
+    """A trained checkpoint, and its digest."""
+    path = tmp_path_factory.mktemp("ckpt") / "good.safetensors"
+    assert run("--local-mnist", data, "--epochs", "1", "--save-model-path", path).returncode == 0
+    return path
+
+
+# ---------------------------------------------------------------- data loss
+
+def test_a_device_is_never_replaced(data):
+    fails(run("--local-mnist", data, "--save-model-path", "/dev/null"), 1, "it is a character device")
+    assert Path("/dev/null").is_char_device()
+
+
+def test_a_fifo_is_refused_before_training(data, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    proc = run("--local-mnist", data, "--save-model-path", fifo)
+    fails(proc, 1, "it is a pipe (FIFO)")
+    assert "Epoch" not in proc.stdout and fifo.is_fifo()
+
+
+def test_a_socket_and_a_directory_are_refused(data, tmp_path):
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    fails(run("--local-mnist", data, "--save-model-path", tmp_path / "sock"), 1, "it is a socket")
+    sock.close()
+    fails(run("--local-mnist", data, "--save-model-path", tmp_path), 1, "it is a directory")
+
+
+def test_a_symlink_is_followed_and_stays_a_link(data, good, tmp_path):
+    target = tmp_path / "real.safetensors"
+    target.write_bytes(good.read_bytes())
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(target)
+    assert run("--local-mnist", data, "--epochs", "2", "--save-model-path", link).returncode == 0
+    assert link.is_symlink() and sha(target) != sha(good)
+    assert run("--local-mnist", data, "--epochs", "0", "--load-model-path", link).returncode == 0
+
+
+def test_a_symlink_to_a_device_is_refused(data, tmp_path):
+    link = tmp_path / "zero.safetensors"
+    link.symlink_to("/dev/zero")
+    fails(run("--local-mnist", data, "--save-model-path", link), 1, "character device")
+
+
+def test_stale_temporary_files_are_cleaned_by_the_next_save(data, good, tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(good.read_bytes())
+    for i in range(3):  # what three killed saves would have left
+        (tmp_path / f".m.safetensors.kill{i}.tmp").write_bytes(b"half")
+    assert run("--local-mnist", data, "--epochs", "1", "--save-model-path", path).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+@pytest.mark.parametrize("suffix,fragment", [("/", "names a directory"), ("x" * 300, "the file name is 300 bytes long"),
+                                             ("/sub/m.safetensors", "is a file, not a directory")],
+                         ids=["trailing-slash", "name-too-long", "parent-is-a-file"])
+def test_save_paths_that_cannot_work_fail_before_training(data, good, suffix, fragment):
+    proc = run("--local-mnist", data, "--save-model-path", str(good) + suffix if suffix[0] == "/" else
+               good.parent / suffix)
+    fails(proc, 1, fragment)
+    assert "Epoch" not in proc.stdout
+
+
+def test_a_checkpoint_survives_sigint_and_sigterm_mid_run(data, good, tmp_path):
+    """The first signal stops after the current step and saves the last whole epoch; no temp file."""
+    path = tmp_path / "m.safetensors"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        path.write_bytes(good.read_bytes())
+        proc = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist.train", "--local-mnist", data,
+                                 "--model", "mlp", "--batch-size", "2", "--epochs", "1000",
+                                 "--save-model-path", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=limited)
+        while b"Epoch:    1" not in (proc.stdout.readline() or "").encode():
+            assert proc.poll() is None
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=TIME_LIMIT)
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        assert "Interrupted: saved the weights of epoch" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+# ---------------------------------------------------------------- memory blow-ups and hangs
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda tmp: "/dev/zero", "is a character device"),
+    (lambda tmp: "/dev/urandom", "is a character device"),
+    (lambda tmp: tmp, "is a directory"),
+    (lambda tmp: _fifo(tmp), "is a pipe (FIFO), not a checkpoint file (a process substitution?"),
+    (lambda tmp: _sparse(tmp / "big.safetensors", 3 << 30), "far more than this model's checkpoint"),
+    (lambda tmp: _loop(tmp), "Too many levels of symbolic links"),
+])
+@pytest.mark.parametrize("program", ["train", "evaluate"])
+def test_checkpoint_readers_are_bounded(data, tmp_path, make, fragment, program):
+    path = make(tmp_path)
+    extra = ("--model", "linear") if program == "evaluate" else ()
+    proc = run("--local-mnist", data, "--load-model-path", path, *extra, program=program)
+    fails(proc, 1, fragment)
+    assert proc.seconds < 60
+
+
+def _fifo(tmp):
+    os.mkfifo(tmp / "ckpt")
+    return tmp / "ckpt"
+
+
+def _sparse(path, size):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def _loop(tmp):
+    (tmp / "a").symlink_to(tmp / "b")
+    (tmp / "b").symlink_to(tmp / "a")
+    return tmp / "a"
+
+
+def _dataset_with(tmp, key, raw=None, gz=None):
+    """The tiny dataset with one file replaced by raw bytes (written as .gz unless gz is False)."""
+    directory = write_dataset(tmp / "d", n_train=60, n_test=20)
+    path = Path(directory) / (NAMES[key] + ".gz")
+    if raw is not None:
+        path.write_bytes(raw)
+    elif gz is not None:
+        path.unlink()
+        gz(Path(directory) / NAMES[key])
+    return directory
+
+
+def _bomb(path):
+    """A valid MNIST header, then 6 GiB of zeros: 96 concatenated gzip members of 64 MiB each."""
+    member = gzip.compress(bytes(64 << 20), compresslevel=1)
+    with open(str(path) + ".gz", "wb") as f:
+        f.write(gzip.compress(bytes([0, 0, 8, 3]) + (60).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2))
+        for _ in range(96):
+            f.write(member)
+
+
+@pytest.mark.parametrize("build,fragment", [
+    (lambda tmp: _dataset_with(tmp, "train_images", gz=_bomb), "over-long: data continues past the end"),
+    (lambda tmp: _dataset_with(tmp, "train_labels", raw=gzip.compress(idx_bytes(np.zeros(60, np.uint8)))[:-9]),
+     "corrupt gzip data"),
+    (lambda tmp: _dataset_with(tmp, "train_labels", raw=_lying_trailer()), "corrupt gzip data"),
+    (lambda tmp: _dataset_with(tmp, "train_images", gz=lambda p: _sparse_idx(p, 32 << 30)), "over-long"),
+    (lambda tmp: _dataset_with(tmp, "train_images", gz=lambda p: p.write_bytes(
+        bytes([0, 0, 8, 3]) + b"\xff\xff\xff\xff" * 3)), "more than the 1073741824 this reader accepts"),
+    (lambda tmp: _dataset_with(tmp, "test_images", gz=lambda p: os.mkfifo(p)), "is a pipe (FIFO), not an idx"),
+    (lambda tmp: _dataset_with(tmp, "test_images", gz=lambda p: p.mkdir()), "is a directory, not an idx"),
+    (lambda tmp: _dataset_with(tmp, "test_labels", gz=lambda p: p.symlink_to("/dev/zero")), "is a character device"),
+    (lambda tmp: _dataset_with(tmp, "test_labels", gz=lambda p: (p.symlink_to(p.parent / "y"),
+                                                                 (p.parent / "y").symlink_to(p))),
+     "Too many levels of symbolic links"),
+])
+def test_data_readers_are_bounded(tmp_path, build, fragment):
+    proc = run("--local-mnist", build(tmp_path), "--epochs", "1")
+    fails(proc, 1, fragment)
+    assert proc.seconds < 90
+
+
+def _lying_trailer():
+    """A gzip whose size trailer claims 4 GiB: the reader never trusts it, zlib's check rejects it."""
+    data = bytearray(gzip.compress(idx_bytes(np.zeros(60, np.uint8))))
+    data[-4:] = (0xFFFFFFFF).to_bytes(4, "little")
+    return bytes(data)
+
+
+def _sparse_idx(path, size):
+    with open(path, "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + (60).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
+        f.truncate(size)
+
+
+def test_multi_member_gzip_is_valid_data(tmp_path):
+    images, labels = learnable(60, 0)
+    raw = idx_bytes(images)
+    two = gzip.compress(raw[:1000]) + gzip.compress(raw[1000:])
+    proc = run("--local-mnist", _dataset_with(tmp_path, "train_images", raw=two), "--epochs", "1")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_two_spellings_of_one_file_are_refused(tmp_path):
+    directory = _dataset_with(tmp_path, "test_labels")
+    raw = gzip.decompress((Path(directory) / (NAMES["test_labels"] + ".gz")).read_bytes())
+    (Path(directory) / NAMES["test_labels"]).write_bytes(raw)
+    fails(run("--local-mnist", directory), 1, "both t10k-labels-idx1-ubyte and t10k-labels-idx1-ubyte.gz")
+
+
+# ---------------------------------------------------------------- tracebacks and broken promises
+
+def _header_checkpoint(path, header: bytes):
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+    return path
+
+
+@pytest.mark.parametrize("header,fragment", [
+    (b"[" * 100000 + b"]" * 100000, "corrupt or truncated safetensors file"),
+    (b'{"__metadata__": ["a", "b"]}', "its metadata is not a map"),
+    (b'{"__metadata__": "model"}', "its metadata is not a map"),
+    (b"not json at all", "corrupt or truncated"),
+], ids=["nested-200000-deep", "metadata-list", "metadata-string", "not-json"])  # pytest exports ids: keep short
+@pytest.mark.parametrize("program", ["train", "evaluate"])
+def test_damaged_headers_are_one_line(data, tmp_path, header, fragment, program):
+    path = _header_checkpoint(tmp_path / "bad.safetensors", header)
+    fails(run("--local-mnist", data, "--load-model-path", path, program=program), 1, fragment)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--seed", "-1"], "argument --seed"), (["--threads", "100000"], "argument --threads"),
+    (["--save-model-path", ""], "expected a path, got an empty string"),
+    (["--load-model-path", ""], "expected a path, got an empty string"),
+    (["--metrics-out", ""], "expected a path"), (["--epochs", "-3"], "argument --epochs"),
+])
+def test_bad_arguments_exit_2(argv, fragment):
+    fails(run(*argv), 2, fragment)
+
+
+def test_zero_images(tmp_path):
+    empty = idx_bytes(np.zeros((0, 28, 28), np.uint8))
+    directory = write_dataset(tmp_path / "d", n_train=0, n_test=0)
+    fails(run("--local-mnist", directory, "--epochs", "1"), 1, "has no training images")
+    fails(run("--local-mnist", directory, "--load-model-path", "x", "--model", "linear", program="evaluate"),
+          1)
+    assert empty  # the files above are valid idx files of zero images
+
+
+def test_stdout_that_cannot_be_written(data):
+    with open("/dev/full", "w") as full:
+        fails(run("--local-mnist", data, "--epochs", "1", stdout=full), 1, "cannot write to standard output")
+
+
+def test_sigint_during_start_up_is_quiet(data):
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist.train", "--local-mnist", data],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.15)  # inside the imports
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=TIME_LIMIT)
+    assert proc.returncode in (130, 0) and "Traceback" not in err, err
+
+
+# ---------------------------------------------------------------- unclear messages
+
+@pytest.mark.parametrize("argv", [["--learning-rate", "1e308"], ["--model", "mlp", "--learning-rate", "1e20"]])
+def test_divergence_is_one_line_and_keeps_the_checkpoint(data, good, tmp_path, argv):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(good.read_bytes())
+    before = sha(path)
+    fails(run("--local-mnist", data, "--epochs", "3", "--save-model-path", path, *argv), 1,
+          "training diverged at epoch", "--learning-rate")
+    assert sha(path) == before
+
+
+def test_unknown_kernel_set_is_one_line(data):
+    fails(run("--local-mnist", data, env={"TINYGRAD_MNIST_KERNELS": "foo"}), 2, "TINYGRAD_MNIST_KERNELS='foo'")
+
+
+def test_a_file_given_as_the_data_directory(good):
+    fails(run("--local-mnist", good), 1, "not a directory")
+
+
+def test_empty_batches_say_so():
+    from tinygrad_mnist import Tensor, cross_entropy, nll
+    with pytest.raises(ValueError, match="empty batch"):
+        nll(Tensor(np.zeros((0, 10), np.float32)), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="empty batch"):
+        cross_entropy(Tensor(np.zeros((0, 10), np.float32)), np.zeros(0, np.int64))
+
+
+def test_integer_input_to_float_ops_computes_in_float32():
+    from tinygrad_mnist import Tensor
+    out = Tensor(np.array([1, 2, 3])).log_softmax()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), np.log(np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum()), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- SIGKILL at random moments of a save
+
+KILLER = """
+import importlib.util, sys, numpy as np
+spec = importlib.util.spec_from_file_location("checkpoint", sys.argv[1])
+ck = importlib.util.module_from_spec(spec); spec.loader.exec_module(ck)
+weights = [{"w": np.full((1 << 20,), v, np.float32)} for v in (1.0, 2.0)]
+i = 0
+while True:
+    ck.save(sys.argv[2], weights[i % 2]); i += 1
+"""
+
+
+def test_sigkill_during_saves_leaves_old_or_new_and_no_temps(tmp_path):
+    """50 SIGKILLs at random moments of a loop of saves: the file is always one whole version;
+    the next save removes whatever temporary file the killed one left."""
+    import tinygrad_mnist.nn.checkpoint as ck
+    path = tmp_path / "m.safetensors"
+    versions = {}
+    for v in (1.0, 2.0):
+        ck.save(str(path), {"w": np.full((1 << 20,), v, np.float32)})
+        versions[sha(path)] = v
+    rng = random.Random(0)
+    for _ in range(50):
+        proc = subprocess.Popen([sys.executable, "-c", KILLER, ck.__file__, str(path)])
+        time.sleep(0.25 + rng.random() * 0.25)
+        proc.kill()
+        proc.wait()
+        assert sha(path) in versions  # old or new, never half of one
+    ck.save(str(path), {"w": np.full((1 << 20,), 1.0, np.float32)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
