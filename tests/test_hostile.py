@@ -278,7 +278,7 @@ def test_zero_images(tmp_path):
     directory = write_dataset(tmp_path / "d", n_train=0, n_test=0)
     fails(run("--local-mnist", directory, "--epochs", "1"), 1, "has no training images")
     fails(run("--local-mnist", directory, "--load-model-path", "x", "--model", "linear", program="evaluate"),
-          1)
+          1, "has no test images")
     assert empty  # the files above are valid idx files of zero images
 
 
@@ -296,9 +296,25 @@ def test_sigint_during_start_up_is_quiet(data):
     assert proc.returncode in (130, 0) and "Traceback" not in err, err
 
 
+def test_sigint_twice_mid_epoch_stops_at_once(data, good, tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(good.read_bytes())
+    before = sha(path)
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist.train", "--local-mnist", data, "--model", "mlp",
+                             "--batch-size", "1", "--epochs", "1000", "--save-model-path", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limited)
+    assert proc.stdout.readline().startswith("Train Images")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=TIME_LIMIT)
+    assert proc.returncode == 130 and "Traceback" not in err and err.count("\n") == 1, err
+    assert sha(path) == before  # no epoch completed: nothing saved over the old checkpoint
+
+
 # ---------------------------------------------------------------- unclear messages
 
-@pytest.mark.parametrize("argv", [["--learning-rate", "1e308"], ["--model", "mlp", "--learning-rate", "1e20"]])
+@pytest.mark.parametrize("argv", [["--learning-rate", "1e308"], ["--model", "cnn", "--learning-rate", "1e20"],
+                                  ["--model", "mlp", "--learning-rate", "1e20"]])
 def test_divergence_is_one_line_and_keeps_the_checkpoint(data, good, tmp_path, argv):
     path = tmp_path / "m.safetensors"
     path.write_bytes(good.read_bytes())
