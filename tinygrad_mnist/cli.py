@@ -73,16 +73,22 @@ def train_parser():
     parser.add_argument("--epochs", type=non_negative_int, default=10, help="epochs to train (default: 10)")
     parser.add_argument("--save-model-path", metavar="PATH", type=path,
                         help="write the trained weights here as safetensors (atomically, directories created)")
-    parser.add_argument("--load-model-path", metavar="PATH", type=path,
-                        help="start from the weights in this safetensors checkpoint")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--load-model-path", metavar="PATH", type=path,
+                       help="start from the weights in this safetensors checkpoint (epochs count from 1, "
+                            "as in the tutorial)")
+    start.add_argument("--resume", metavar="PATH", type=path,
+                       help="continue the run saved at PATH: its weights, optimizer state, random "
+                            "generator and epoch count (from PATH.state); --epochs more epochs")
     _data_and_model(parser, "linear: the tutorial's zero-initialised Linear(784, 10); mlp: 784-100-10 "
-                            "with ReLU; cnn: Candle's convolutional net (default: linear)")
+                            "with ReLU; cnn: Candle's convolutional net (default: the model of the checkpoint "
+                            "loaded or resumed, else linear)")
     parser.add_argument("--optimizer", choices=("sgd", "adamw"),
                         help="optimizer (default: sgd for linear and mlp, adamw for cnn)")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="minibatch size, reshuffled each epoch (default: the whole training set for "
                              "linear and mlp, 64 for cnn)")
-    parser.add_argument("--seed", type=seed, default=0,
+    parser.add_argument("--seed", type=seed, default=None,
                         help="seed of every random draw: weights, shuffling, dropout (default: 0)")
     parser.add_argument("--metrics-out", metavar="FILE", type=path,
                         help="append one JSON object per epoch to FILE "

@@ -24,11 +24,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Optional, TextIO
+from typing import Dict, Optional, TextIO, Tuple
 
 import numpy as np
 
-from . import cli, kernels
+from . import cli, kernels, resume
 from .autograd import no_grad
 from .datasets import mnist
 from .models import IMAGE_DIM, MODELS
@@ -205,12 +205,35 @@ def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, 
     return 0
 
 
+def checkpoint_model(path: Optional[str], requested: Optional[str]) -> Optional[str]:
+    """The model a checkpoint's metadata names, checked against `--model` if both are given."""
+    if not path:
+        return None
+    held = checkpoint.metadata(path).get("model")
+    if requested and held in MODELS and held != requested:
+        raise CheckpointError(f"{path}: holds a {held} model, not --model {requested}")
+    return held if held in MODELS else None
+
+
+def settings_of(args, resumed: Optional[resume.TrainingState]) -> Tuple[str, float, str, int]:
+    """Model, learning rate, optimizer and batch size: the command line's, else the resumed run's,
+    else the model's defaults."""
+    path = args.resume or args.load_model_path
+    kind = args.model or checkpoint_model(path, None) or "linear"
+    if path and args.model:
+        checkpoint_model(path, args.model)
+    was = resumed.settings if resumed else {}
+    lr = args.learning_rate if args.learning_rate is not None else float(
+        was.get("learning_rate", cli.DEFAULT_LEARNING_RATE[kind]))
+    optimizer_name = args.optimizer or was.get("optimizer") or cli.DEFAULT_OPTIMIZER[kind]
+    batch = args.batch_size or int(was.get("batch_size", 0)) or cli.DEFAULT_BATCH_SIZE[kind] or sys.maxsize
+    return kind, lr, optimizer_name, batch
+
+
 def run(args, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
-    kind = args.model or "linear"
-    lr = args.learning_rate if args.learning_rate is not None else cli.DEFAULT_LEARNING_RATE[kind]
-    optimizer_name = args.optimizer or cli.DEFAULT_OPTIMIZER[kind]
-    batch_size = args.batch_size or cli.DEFAULT_BATCH_SIZE[kind] or sys.maxsize
+    resumed = resume.load(args.resume) if args.resume else None
+    kind, lr, optimizer_name, batch_size = settings_of(args, resumed)
 
     def say(line: str) -> None:
         if not args.quiet:
@@ -230,7 +253,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
     # Decompressing the data releases the GIL: do it while this thread loads the compiled kernels.
     with ThreadPoolExecutor(1) as loader:
         pending = loader.submit(mnist.load, args.local_mnist)
-        init.seed(args.seed)
+        init.seed(0 if args.seed is None else args.seed)
         varmap = VarMap()
         model = MODELS[kind](VarBuilder.from_varmap(varmap))
         warm_up(model, varmap)
@@ -242,18 +265,33 @@ def run(args, out: Optional[TextIO] = None) -> int:
     say(f"Test Images: {list(data.test_images.shape)}")
     say(f"Test Labels: {list(data.test_labels.shape)}")
 
-    if args.load_model_path:
-        say(f"Loading model from {args.load_model_path}")
-        varmap.load(args.load_model_path)
+    previous = 0  # epochs the loaded weights had already been trained for
+    source = args.resume or args.load_model_path
+    if source:
+        say(f"{'Resuming' if args.resume else 'Loading model'} from {source}")
+        loaded = varmap.load(source)
+        previous = resumed.epoch if resumed else int(loaded.get("epochs", "0") or 0) if \
+            str(loaded.get("epochs", "0")).isdigit() else 0
     if args.graph:
         return write_graph(args.graph, model, data, min(batch_size, len(data.train_images)), say)
     optimizer = (SGD if optimizer_name == "sgd" else AdamW)(varmap.all_vars(), lr)
+    if resumed:
+        try:
+            optimizer.load_state(resumed.arrays, resumed.numbers)
+            init.rng().bit_generator.state = resumed.rng
+        except (ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"{args.resume}{resume.SUFFIX}: cannot be resumed: {err}") from None
+    settings = {"model": kind, "optimizer": optimizer_name, "learning_rate": repr(lr),
+                "batch_size": str(batch_size if batch_size < sys.maxsize else 0),
+                "seed": str(args.seed if args.seed is not None else (resumed.settings.get("seed", "0") if resumed else 0))}
+    first = resumed.epoch + 1 if resumed else 1  # a resumed run's epochs continue its numbering
 
     completed: Optional[Dict[str, np.ndarray]] = None  # weights after the last completed epoch
+    snapshot: Optional[resume.TrainingState] = None   # and what resuming from there needs
     epochs_done = 0
     first_loss: list = [None]
     with StopRequest() as stop:
-        for epoch in range(1, args.epochs + 1):
+        for epoch in range(first, first + args.epochs):
             start = time.perf_counter()
             train_loss = train_epoch(model, optimizer, data, batch_size, epoch, stop, not args.quiet, first_loss)
             if train_loss is None:
@@ -267,20 +305,21 @@ def run(args, out: Optional[TextIO] = None) -> int:
             if args.metrics_out:
                 append_metrics(args.metrics_out, {"epoch": epoch, "train_loss": train_loss, "test_acc": test_acc,
                                                   "seconds": seconds, "learning_rate": optimizer.learning_rate})
-            epochs_done = epoch
+            epochs_done += 1
             if args.save_model_path:
                 completed = {k: v.copy() for k, v in varmap.data().items()}
+                snapshot = resume.TrainingState.take(optimizer, init.rng(), previous + epochs_done, settings)
             if stop.requested:
                 break
         interrupted = stop.requested
 
-    meta = {"model": kind, "epochs": epochs_done, "optimizer": optimizer_name, "learning_rate": lr}
+    meta = {"model": kind, "epochs": previous + epochs_done, "optimizer": optimizer_name, "learning_rate": lr}
     if interrupted:
         if completed is not None:  # roll back any half-done epoch, keep the last whole one
             for name, arr in completed.items():
                 varmap[name].data[...] = arr
-            varmap.save(args.save_model_path, meta)
-            print(f"Interrupted: saved the weights of epoch {epochs_done} in {args.save_model_path}",
+            save_run(args.save_model_path, varmap, meta, snapshot)
+            print(f"Interrupted: saved the weights of epoch {first + epochs_done - 1} in {args.save_model_path}",
                   file=sys.stderr)
         else:
             print("Interrupted: no epoch completed, nothing saved" if args.save_model_path
@@ -288,8 +327,16 @@ def run(args, out: Optional[TextIO] = None) -> int:
         return 130
     if args.save_model_path:
         say(f"Saving trained weight in {args.save_model_path}")
-        varmap.save(args.save_model_path, meta)
+        if snapshot is None:  # no epoch ran (--epochs 0): what resuming needs is as it was loaded
+            snapshot = resume.TrainingState.take(optimizer, init.rng(), previous, settings)
+        save_run(args.save_model_path, varmap, meta, snapshot)
     return 0
+
+
+def save_run(path: str, varmap: VarMap, meta: dict, snapshot: resume.TrainingState) -> None:
+    """The checkpoint (Candle's names only), then beside it what `--resume` needs."""
+    varmap.save(path, meta)
+    resume.save(path, snapshot)
 
 
 def run_command(parser, run_fn, argv=None) -> int:

@@ -5,7 +5,7 @@ Updates happen in place on the variables' arrays and record no graph.
 from __future__ import annotations
 
 import math
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Tuple
 
 import numpy as np
 
@@ -55,6 +55,18 @@ class Optimizer:
     def _update(self, i: int, param: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
 
+    def state(self) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+        """A copy of what the next steps depend on besides the weights: arrays by name, and numbers
+        as strings (for a checkpoint's metadata). `load_state` puts it back."""
+        return {}, {}
+
+    def load_state(self, arrays: Dict[str, np.ndarray], numbers: Dict[str, str]) -> None:
+        """Restore `state()`; the arrays must have the variables' shapes and dtypes."""
+        for name, arr in arrays.items():
+            i = int(name.rsplit(".", 1)[1])
+            if not 0 <= i < len(self.vars) or arr.shape != self.vars[i].shape or arr.dtype != self.vars[i].dtype:
+                raise ValueError(f"optimizer state {name}: {list(arr.shape)} {arr.dtype} does not fit the model")
+
 
 class SGD(Optimizer):
     """p ← p − lr · d, where g = ∇ + weight_decay · p and d = g, or with momentum
@@ -83,6 +95,15 @@ class SGD(Optimizer):
             grad = grad + param.dtype.type(self.momentum) * buf if self.nesterov else buf
         param -= param.dtype.type(self._lr) * grad
 
+    def state(self):
+        return {f"momentum.{i}": b.copy() for i, b in enumerate(self._buffers) if b is not None}, {}
+
+    def load_state(self, arrays, numbers):
+        super().load_state(arrays, numbers)
+        self._buffers = [None] * len(self.vars)
+        for name, arr in arrays.items():
+            self._buffers[int(name.rsplit(".", 1)[1])] = arr.copy()
+
 
 class AdamW(Optimizer):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as PyTorch and Candle:
@@ -103,6 +124,19 @@ class AdamW(Optimizer):
     def step(self) -> None:
         self.step_count += 1
         super().step()
+
+    def state(self):
+        arrays = {f"m.{i}": m.copy() for i, m in enumerate(self._m)}
+        arrays.update({f"v.{i}": v.copy() for i, v in enumerate(self._v)})
+        return arrays, {"step_count": str(self.step_count)}
+
+    def load_state(self, arrays, numbers):
+        super().load_state(arrays, numbers)
+        for i in range(len(self.vars)):
+            if f"m.{i}" not in arrays or f"v.{i}" not in arrays:
+                raise ValueError(f"optimizer state: the moments of variable {i} are missing")
+            self._m[i][...], self._v[i][...] = arrays[f"m.{i}"], arrays[f"v.{i}"]
+        self.step_count = int(numbers["step_count"])
 
     def _update(self, i, param, grad):
         kernels.impl.adamw_update(param, grad, self._m[i], self._v[i], self._lr, self.beta1, self.beta2,

@@ -1,0 +1,89 @@
+"""Resuming a run: the checkpoint keeps Candle's names, PATH.state keeps the rest, and an
+interrupted run resumed ends bit-identical to one that was never interrupted."""
+import hashlib
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from idxfiles import write_dataset
+from tinygrad_mnist import train
+from tinygrad_mnist.nn import checkpoint
+
+
+def digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("data"), n_train=200, n_test=50)
+
+
+def test_two_plus_two_epochs_equal_four(data, tmp_path, capsys):
+    whole, split = str(tmp_path / "whole.safetensors"), str(tmp_path / "split.safetensors")
+    base = ["--local-mnist", data, "--model", "cnn", "--seed", "3"]
+    assert train.main(base + ["--epochs", "4", "--save-model-path", whole]) == 0
+    assert train.main(base + ["--epochs", "2", "--save-model-path", split]) == 0
+    capsys.readouterr()
+    assert train.main(["--local-mnist", data, "--resume", split, "--epochs", "2", "--save-model-path", split]) == 0
+    out = capsys.readouterr().out
+    assert "Resuming from" in out and re.search(r"^Epoch:    3 ", out, re.M) and re.search(r"^Epoch:    4 ", out, re.M)
+    assert digest(whole) == digest(split) and digest(whole + ".state") == digest(split + ".state")
+    meta = checkpoint.metadata(split)
+    assert meta["epochs"] == "4" and meta["model"] == "cnn"
+    assert set(checkpoint.load(split)[0]) == {"c1.weight", "c1.bias", "c2.weight", "c2.bias", "fc1.weight",
+                                              "fc1.bias", "fc2.weight", "fc2.bias"}  # Candle's names only
+
+
+def test_a_run_interrupted_by_ctrl_c_resumes_bit_identically(data, tmp_path):
+    path = str(tmp_path / "m.safetensors")
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist.train", "--local-mnist", data, "--model", "mlp",
+                             "--batch-size", "16", "--epochs", "1000", "--seed", "5", "--save-model-path", path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (proc.stdout.readline() or "").startswith("Epoch:    2 "):
+        assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    saved = int(re.search(r"saved the weights of epoch (\d+)", err).group(1))
+    assert proc.returncode == 130 and saved >= 2
+    assert train.main(["--local-mnist", data, "--resume", path, "--epochs", "2", "--save-model-path", path,
+                       "--quiet"]) == 0
+    whole = str(tmp_path / "whole.safetensors")
+    assert train.main(["--local-mnist", data, "--model", "mlp", "--batch-size", "16", "--seed", "5", "--quiet",
+                       "--epochs", str(saved + 2), "--save-model-path", whole]) == 0
+    assert digest(whole) == digest(path)
+
+
+def test_a_state_file_from_another_run_is_refused(data, tmp_path, capsys):
+    a, b = str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")
+    assert train.main(["--local-mnist", data, "--epochs", "1", "--save-model-path", a, "--quiet"]) == 0
+    assert train.main(["--local-mnist", data, "--epochs", "2", "--save-model-path", b, "--quiet"]) == 0
+    open(a + ".state", "wb").write(open(b + ".state", "rb").read())
+    capsys.readouterr()
+    assert train.main(["--local-mnist", data, "--resume", a]) == 1
+    err = capsys.readouterr().err
+    assert "does not belong to" in err and err.count("\n") == 1
+
+
+def test_the_checkpoint_names_its_model(data, tmp_path, capsys):
+    path = str(tmp_path / "m.safetensors")
+    assert train.main(["--local-mnist", data, "--model", "mlp", "--epochs", "1", "--save-model-path", path,
+                       "--quiet"]) == 0
+    capsys.readouterr()
+    assert train.main(["--local-mnist", data, "--load-model-path", path, "--epochs", "1"]) == 0  # mlp, from metadata
+    assert train.main(["--local-mnist", data, "--load-model-path", path, "--model", "cnn"]) == 1
+    assert "holds a mlp model, not --model cnn" in capsys.readouterr().err
+
+
+def test_plain_loading_counts_epochs_from_one_and_adds_them_up(data, tmp_path, capsys):
+    path = str(tmp_path / "m.safetensors")
+    assert train.main(["--local-mnist", data, "--epochs", "3", "--save-model-path", path, "--quiet"]) == 0
+    capsys.readouterr()
+    assert train.main(["--local-mnist", data, "--epochs", "2", "--load-model-path", path,
+                       "--save-model-path", path]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^Epoch:    1 ", out, re.M)  # the tutorial's second run: numbering starts over
+    assert checkpoint.metadata(path)["epochs"] == "5"  # but the checkpoint knows its history
