@@ -203,12 +203,12 @@ def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
 
     impls = {"engine": engine_epoch("mlp", data, full)}
     if torch is not None:
-        impls["torch"] = baselines.torch_epoch("mlp", x, y, xt, yt, 0.05)
+        impls["torch"] = baselines.torch_epoch("mlp", x, y, xt, yt, train.cli.DEFAULT_LEARNING_RATE["mlp"])
     yield "MLP epoch, full batch, + test accuracy", impls
 
     impls = {"engine": engine_epoch("mlp", data, 64)}
     if torch is not None:
-        impls["torch"] = baselines.torch_epoch("mlp", x, y, xt, yt, 0.05, batch_size=64)
+        impls["torch"] = baselines.torch_epoch("mlp", x, y, xt, yt, train.cli.DEFAULT_LEARNING_RATE["mlp"], batch_size=64)
     yield "MLP epoch, batch 64 (938 steps), + test accuracy", impls
 
     batch = mnist.Dataset(data.train_images.narrow(0, 0, 64), data.train_labels.narrow(0, 0, 64),

@@ -41,7 +41,9 @@ def test_default_run_follows_full_batch_gradient_descent(capsys, tmp_path):
                          "Test Labels: [10000]"]
     assert lines[4].startswith("Epoch:    1 Train Loss:  2.30259 Test Acc: 68.08% Epoch duration: ")
     assert lines[-1] == f"Saving trained weight in {save}"
-    got = [json.loads(line) for line in metrics.read_text().splitlines()]
+    header, *got = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert header["run"]["model"] == "linear" and header["run"]["batch_size"] == 0  # 0: full batch
+    assert header["run"]["units"]["test_acc"] == "percent" and header["run"]["seed"] == 0
     assert [m["epoch"] for m in got] == list(range(1, 11))
 
     d = mnist.load()
@@ -63,7 +65,7 @@ def test_default_run_follows_full_batch_gradient_descent(capsys, tmp_path):
         b -= np.float32(0.1) * g.sum(axis=0)
         acc = np.mean((xt @ w.T + b).argmax(axis=1) == yt)
         assert m["train_loss"] == pytest.approx(loss, rel=1e-5)
-        assert m["test_acc"] == pytest.approx(acc, abs=2e-4)  # at most 2 of 10,000 digits on a rounding edge
+        assert m["test_acc"] == pytest.approx(100 * acc, abs=2e-2)  # percent; at most 2 of 10,000 digits differ
         assert m["learning_rate"] == 0.1 and m["seconds"] > 0
     saved, meta = checkpoint.load(str(save))
     np.testing.assert_allclose(saved["weight"], w, rtol=1e-4, atol=1e-6)
@@ -99,7 +101,7 @@ def test_minibatch_models_learn(capsys, tiny, tmp_path):
     code, out, _ = run_train(capsys, "--local-mnist", tiny, "--model", "mlp", "--batch-size", "16", "--epochs",
                              "3", "--metrics-out", str(metrics), "--quiet")
     assert code == 0 and out == ""
-    accs = [json.loads(line)["test_acc"] for line in metrics.read_text().splitlines()]
+    accs = [json.loads(line)["test_acc"] / 100 for line in metrics.read_text().splitlines()[1:]]
     assert len(accs) == 3 and accs[-1] > 0.9  # the label is written in the pixels
 
 
@@ -135,7 +137,7 @@ def test_bad_arguments(capsys, argv, fragment):
     with pytest.raises(SystemExit) as exit_:
         train.main(argv)
     assert exit_.value.code == 2
-    one_line_error(capsys.readouterr().err, "tinygrad_mnist-train: error: ", fragment)
+    one_line_error(capsys.readouterr().err, "tinygrad-mnist-train: error: ", fragment)
 
 
 def test_bad_data_directory(capsys, tmp_path):

@@ -69,7 +69,7 @@ def test_train_graph_option_writes_one_step_and_exits(tmp_path, capsys):
     path = tmp_path / "step.dot"
     assert train.main(["--local-mnist", data, "--model", "mlp", "--graph", str(path)]) == 0
     out = capsys.readouterr().out
-    assert ("Wrote the graph of one training step (the first 200 training images, forward and backward) "
+    assert ("Wrote the graph of one training step (the first 64 training images, forward and backward) "
             f"to {path}") in out and "Epoch" not in out
     nodes, edges = parse(path.read_text())
     names = {label[0] for _, label in nodes.values()}
@@ -78,7 +78,7 @@ def test_train_graph_option_writes_one_step_and_exits(tmp_path, capsys):
     assert len(op_named(nodes, "Linear")) == 2 and op_named(nodes, "ReLU")
     assert op_named(nodes, "LogSoftmax") and op_named(nodes, "NLL")
     linear = sorted(label for _, (shape, label) in nodes.items() if label[0] == "Linear")
-    assert [label[1] for label in linear] == ["input × 1/255", "saved [200, 100] float32, [10, 100] float32"]
+    assert [label[1] for label in linear] == ["input × 1/255", "saved [64, 100] float32, [10, 100] float32"]
     assert [label[-1] for label in linear] == ["backward step 7", "backward step 3"]
     assert {"images", "labels"} <= names
     assert all("grad norm" in label[-2] and label[-1].endswith(": .grad")

@@ -1,4 +1,4 @@
-"""The MNIST trainer: `python -m tinygrad_mnist.train` (options: `--help`, or `man tinygrad_mnist-train`).
+"""The MNIST trainer: `python -m tinygrad_mnist.train` (options: `--help`, or `man tinygrad-mnist-train`).
 
 The Candle tutorial's program on this engine, plus Candle's MLP and CNN. It is
 one client of the library: data from `datasets.mnist`, models from `models`,
@@ -28,7 +28,7 @@ from typing import Dict, Optional, TextIO, Tuple
 
 import numpy as np
 
-from . import cli, kernels, resume
+from . import __version__, cli, kernels, resume
 from .autograd import no_grad
 from .datasets import mnist
 from .models import IMAGE_DIM, MODELS
@@ -88,9 +88,26 @@ def check_writable(path: str) -> None:
         raise CheckpointError(f"{path}: cannot write there: {err.strerror or err}") from None
 
 
-def warm_up(model: Module, varmap: VarMap) -> None:
+def kernels_compiled() -> bool:
+    """Whether numba's cache already holds the product kernels (else the first step compiles
+    them, a few seconds). The numpy set, or no JIT, has nothing to compile."""
+    import glob
+    if not kernels.impl.__name__.endswith("numba_kernels") or os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return True
+    source = os.path.dirname(kernels.impl.__file__)
+    chosen = os.environ.get("NUMBA_CACHE_DIR")  # numba's own order: this, else beside the source, else per user
+    places = [chosen] if chosen else [os.path.join(source, "__pycache__"), os.path.expanduser("~/.cache/numba")]
+    return any(glob.glob(os.path.join(glob.escape(p), "**", "products._nt_rows-*.nbi"), recursive=True)
+               for p in places)
+
+
+def warm_up(model: Module, varmap: VarMap, quiet: bool = True) -> None:
     """One forward and backward pass on two blank images: loads (or compiles) the kernels a
-    training step needs. Touches no weight and draws no random number (no dropout)."""
+    training step needs. Touches no weight and draws no random number (no dropout). The first
+    run says on stderr that it compiles, instead of a silence of several seconds."""
+    if not quiet and not kernels_compiled():
+        print("Compiling the numba kernels (first run only; they are cached for the next runs)...",
+              file=sys.stderr, flush=True)
     images = Tensor(np.zeros((2, IMAGE_DIM), np.uint8))
     model.eval().loss(images, Tensor(np.zeros(2, np.uint8))).backward()
     for v in varmap.all_vars():
@@ -121,19 +138,49 @@ def epoch_line(epoch: int, train_loss: float, test_acc: float, seconds: float) -
 
 
 class Progress:
-    """A batch counter on stderr, only when stderr is a terminal."""
+    """A progress line on stderr while an epoch of several batches runs: batches done, running loss,
+    samples per second and time left. On a terminal it is redrawn in place; otherwise (a log
+    file, a pipe) a plain line is written every `every_s` seconds or tenth of the epoch,
+    whichever comes first, at most one a second. The epoch lines on stdout are untouched; --quiet silences this too."""
 
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled and total > 1 and sys.stderr.isatty()
+    def __init__(self, epoch: int, total: int, enabled: bool, stream: Optional[TextIO] = None,
+                 clock=None, every_s: float = 10.0):
+        self.stream = stream or sys.stderr
+        self.epoch, self.total, self.enabled = epoch, total, enabled and total > 1
+        self.tty = self.enabled and self.stream.isatty()
+        self.clock, self.every_s = clock or time.perf_counter, every_s
+        self.start = self.last_time = self.clock()
+        self.last_done, self.loss, self.samples = 0, 0.0, 0
 
-    def update(self, done: int) -> None:
-        if self.enabled and (done % 20 == 0 or done == self.total):
-            sys.stderr.write(f"\r  batch {done}/{self.total}")
-            sys.stderr.flush()
+    def update(self, done: int, batch_loss: float, batch_samples: int) -> None:
+        self.loss += batch_loss
+        self.samples += batch_samples
+        if not self.enabled:
+            return
+        now = self.clock()
+        if self.tty:
+            due = done % 10 == 0 or done == self.total
+        else:  # a tenth of the epoch (but not more than a line a second: short epochs stay quiet)
+            since = now - self.last_time
+            due = (done - self.last_done >= self.total / 10 and since >= 1.0) or since >= self.every_s
+        if due and done < self.total:
+            self.last_done, self.last_time = done, now
+            self._write(self.line(done, now))
+
+    def line(self, done: int, now: float) -> str:
+        elapsed = max(now - self.start, 1e-9)
+        left = elapsed / done * (self.total - done)
+        return (f"epoch {self.epoch}: batch {done}/{self.total}, loss {self.loss / done:.4f}, "
+                f"{self.samples / elapsed:,.0f} samples/s, {left:.0f} s left")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(f"\r{text:<78}" if self.tty else text + "\n")
+        self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 40 + "\r")
+        if self.tty and self.last_done:
+            self.stream.write("\r" + " " * 78 + "\r")
+            self.stream.flush()
 
 
 DIVERGED = 100.0  # a batch loss this many times the run's first one means divergence
@@ -150,7 +197,7 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
     else:
         order = init.rng().permutation(n)
         batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-    progress = Progress(len(batches), show_progress)
+    progress = Progress(epoch, len(batches), show_progress)
     model.train()
     total = 0.0
     for step, idx in enumerate(batches, start=1):
@@ -167,7 +214,7 @@ def train_epoch(model: Module, optimizer, data: mnist.Dataset, batch_size: int, 
         optimizer.backward_step(batch_loss)
         del batch_loss  # free this step's graph before the next forward pass allocates another
         total += value
-        progress.update(step)
+        progress.update(step, value, len(ys))
         if stop.requested and step < len(batches):
             progress.close()
             return None
@@ -256,7 +303,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
         init.seed(0 if args.seed is None else args.seed)
         varmap = VarMap()
         model = MODELS[kind](VarBuilder.from_varmap(varmap))
-        warm_up(model, varmap)
+        warm_up(model, varmap, args.quiet)
         data = pending.result()
     if len(data.train_images) == 0:
         raise TrainingError(f"{data.source or 'the dataset'}: has no training images")
@@ -285,13 +332,21 @@ def run(args, out: Optional[TextIO] = None) -> int:
                 "batch_size": str(batch_size if batch_size < sys.maxsize else 0),
                 "seed": str(args.seed if args.seed is not None else (resumed.settings.get("seed", "0") if resumed else 0))}
     first = resumed.epoch + 1 if resumed else 1  # a resumed run's epochs continue its numbering
+    epochs = args.epochs if args.epochs is not None else cli.DEFAULT_EPOCHS[kind]
+
+    if args.metrics_out:  # one header record per run, so a file of several runs can be told apart
+        append_metrics(args.metrics_out, {"run": {
+            **settings, "learning_rate": lr, "batch_size": int(settings["batch_size"]), "seed": int(settings["seed"]),
+            "epochs": epochs, "first_epoch": first, "threads": kernels.get_threads(),
+            "resumed_from": args.resume, "loaded_from": args.load_model_path, "version": __version__,
+            "units": {"test_acc": "percent", "seconds": "wall-clock seconds per epoch"}}})
 
     completed: Optional[Dict[str, np.ndarray]] = None  # weights after the last completed epoch
     snapshot: Optional[resume.TrainingState] = None   # and what resuming from there needs
     epochs_done = 0
     first_loss: list = [None]
     with StopRequest() as stop:
-        for epoch in range(first, first + args.epochs):
+        for epoch in range(first, first + epochs):
             start = time.perf_counter()
             train_loss = train_epoch(model, optimizer, data, batch_size, epoch, stop, not args.quiet, first_loss)
             if train_loss is None:
@@ -302,9 +357,10 @@ def run(args, out: Optional[TextIO] = None) -> int:
             test_acc = accuracy(model, data.test_images, data.test_labels, EVAL_BATCH.get(kind))
             seconds = time.perf_counter() - start
             say(epoch_line(epoch, train_loss, test_acc, seconds))
-            if args.metrics_out:
-                append_metrics(args.metrics_out, {"epoch": epoch, "train_loss": train_loss, "test_acc": test_acc,
-                                                  "seconds": seconds, "learning_rate": optimizer.learning_rate})
+            if args.metrics_out:  # test accuracy in percent, as the epoch line prints it
+                append_metrics(args.metrics_out, {"epoch": epoch, "train_loss": train_loss,
+                                                  "test_acc": 100 * test_acc, "seconds": seconds,
+                                                  "learning_rate": optimizer.learning_rate})
             epochs_done += 1
             if args.save_model_path:
                 completed = {k: v.copy() for k, v in varmap.data().items()}

@@ -1,0 +1,144 @@
+"""The trainer for users: progress on stderr, metrics with a header per run, curves, defaults."""
+import io
+import json
+import sys
+
+import pytest
+
+from idxfiles import write_dataset
+from tinygrad_mnist import cli, plot, train
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_in_a_log_is_a_plain_line_every_tenth_or_ten_seconds():
+    stream, clock = io.StringIO(), Clock()
+    progress = train.Progress(3, 100, True, stream, clock)
+    for step in range(1, 101):
+        clock.t += 0.2
+        progress.update(step, 0.5, 64)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 9 and "\r" not in stream.getvalue()  # at 10 %, 20 %, ... 90 %; the epoch line ends it
+    assert lines[0] == "epoch 3: batch 10/100, loss 0.5000, 320 samples/s, 18 s left"
+    quick = train.Progress(1, 100, True, io.StringIO(), Clock())  # an epoch of a fraction of a second
+    for step in range(1, 101):
+        quick.clock.t += 0.001
+        quick.update(step, 0.5, 64)
+    assert quick.stream.getvalue() == ""
+    stream, clock = io.StringIO(), Clock()
+    slow = train.Progress(1, 1000, True, stream, clock)
+    for step in range(1, 30):
+        clock.t += 4.0  # a busy machine: 4 s a batch, so every 10 s rather than every 100 batches
+        slow.update(step, 1.0, 64)
+    assert len(stream.getvalue().splitlines()) == 9
+
+
+def test_progress_on_a_terminal_is_redrawn_and_cleared():
+    stream, clock = Terminal(), Clock()
+    progress = train.Progress(1, 50, True, stream, clock)
+    for step in range(1, 51):
+        clock.t += 0.1
+        progress.update(step, 0.25, 32)
+    progress.close()
+    text = stream.getvalue()
+    assert text.startswith("\repoch 1: batch 10/50, loss 0.2500") and "\n" not in text and text.endswith("\r")
+
+
+def test_quiet_and_full_batch_epochs_print_no_progress():
+    for progress in (train.Progress(1, 100, False, Terminal()), train.Progress(1, 1, True, Terminal())):
+        for step in range(1, progress.total + 1):
+            progress.update(step, 1.0, 10)
+        progress.close()
+        assert progress.stream.getvalue() == ""
+
+
+def test_a_minibatch_run_shows_progress_on_stderr_only(capsys, tmp_path, monkeypatch):
+    data = write_dataset(tmp_path / "d", n_train=640, n_test=50)
+    ticks = iter(range(10 ** 6))
+    monkeypatch.setattr(train.time, "perf_counter", lambda: float(next(ticks)))  # every call a second later
+    assert train.main(["--local-mnist", data, "--model", "mlp", "--batch-size", "16", "--epochs", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "epoch 1: batch 4/40, loss" in err and "samples/s" in err and "s left" in err
+    assert all(not line.startswith("epoch ") for line in out.splitlines())
+
+
+def test_defaults_per_model():
+    assert (cli.DEFAULT_OPTIMIZER["linear"], cli.DEFAULT_LEARNING_RATE["linear"], cli.DEFAULT_BATCH_SIZE["linear"],
+            cli.DEFAULT_EPOCHS["linear"]) == ("sgd", 0.1, None, 10)  # the tutorial's, exactly
+    assert cli.DEFAULT_BATCH_SIZE["mlp"] == 64 and cli.DEFAULT_BATCH_SIZE["cnn"] == 64
+
+
+def metrics_file(tmp_path, runs=2):
+    path = tmp_path / "m.jsonl"
+    data = write_dataset(tmp_path / "d", n_train=200, n_test=50)
+    for model in ("linear", "mlp")[:runs]:
+        assert train.main(["--local-mnist", data, "--model", model, "--epochs", "2", "--quiet",
+                           "--metrics-out", str(path)]) == 0
+    return path
+
+
+def test_plot_draws_each_run(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    path = metrics_file(tmp_path)
+    runs = plot.read_runs(str(path))
+    assert [r["run"]["model"] for r in runs] == ["linear", "mlp"] and all(len(r["epochs"]) == 2 for r in runs)
+    out = tmp_path / "curves.png"
+    assert plot.main([str(path), "-o", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Wrote 2 runs to" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_says_so(tmp_path, capsys, monkeypatch):
+    path = metrics_file(tmp_path, runs=1)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    assert plot.main([str(path), "-o", str(tmp_path / "c.png")]) == 1
+    err = capsys.readouterr().err
+    assert err == "tinygrad-mnist-plot: error: matplotlib is not installed; pip install 'tinygrad_mnist[plot]'\n"
+
+
+def test_plot_of_a_file_with_no_epochs(tmp_path, capsys):
+    empty = tmp_path / "e.jsonl"
+    empty.write_text(json.dumps({"run": {"model": "linear"}}) + "\n")
+    assert plot.main([str(empty)]) == 1
+    assert "no epoch records" in capsys.readouterr().err
+
+
+def test_version_and_what_the_package_offers():
+    import subprocess
+    from tinygrad_mnist import __version__
+    for program in ("train", "evaluate"):
+        proc = subprocess.run([sys.executable, "-m", f"tinygrad_mnist.{program}", "--version"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stdout == f"tinygrad-mnist-{program} {__version__}\n"
+    proc = subprocess.run([sys.executable, "-m", "tinygrad_mnist"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for offer in ("tinygrad_mnist.train", "tinygrad_mnist.evaluate", "tinygrad_mnist.plot", "benchmarks/run.py"):
+        assert offer in proc.stdout
+    import configparser
+    from pathlib import Path
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parent.parent / "setup.cfg")
+    assert cfg["metadata"]["version"] == __version__
+
+
+def test_the_first_run_says_it_compiles(tmp_path):
+    import os
+    import subprocess
+    data = write_dataset(tmp_path / "d", n_train=64, n_test=16)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-m", "tinygrad_mnist.train", "--local-mnist", data, "--epochs", "1"],
+                           capture_output=True, text=True, env=env) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs)
+    assert runs[0].stderr.startswith("Compiling the numba kernels (first run only")
+    assert "Compiling" not in runs[1].stderr and "Compiling" not in runs[0].stdout
