@@ -7,7 +7,8 @@ import pytest
 
 MODULES = ["tinygrad_mnist", "tinygrad_mnist.datasets.mnist", "tinygrad_mnist.kernels.numba_kernels",
            "tinygrad_mnist.kernels.numpy_kernels", "tinygrad_mnist.nn", "tinygrad_mnist.models",
-           "tinygrad_mnist.train", "tinygrad_mnist.evaluate", "tinygrad_mnist.viz", "tinygrad_mnist.gradcheck"]
+           "tinygrad_mnist.train", "tinygrad_mnist.evaluate", "tinygrad_mnist.viz", "tinygrad_mnist.gradcheck",
+           "tinygrad_mnist.predict", "tinygrad_mnist.plot", "tinygrad_mnist.losses", "tinygrad_mnist.trace"]
 
 PROBE = """
 import os, signal, sys, threading
@@ -42,7 +43,7 @@ def test_process_tuning_lives_in_the_command_line_entry_only():
         for m in re.finditer(r"^\s+(?:tune_process|start)\(\)", text, re.M):  # every call (indented)
             block = [line for line in text[:m.start()].splitlines() if line and not line[0].isspace()][-1]
             assert block.startswith(('if __name__ == "__main__":', "def train_entry", "def evaluate_entry",
-                                     "def start")), \
+                                     "def predict_entry", "def start")), \
                 f"{path.name}: tune_process() called under {block!r}"
 
 

@@ -1,8 +1,10 @@
 """The trainer for users: progress on stderr, metrics with a header per run, curves, defaults."""
 import io
+import re
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from idxfiles import write_dataset
@@ -142,3 +144,69 @@ def test_the_first_run_says_it_compiles(tmp_path):
     assert all(r.returncode == 0 for r in runs)
     assert runs[0].stderr.startswith("Compiling the numba kernels (first run only")
     assert "Compiling" not in runs[1].stderr and "Compiling" not in runs[0].stdout
+
+
+@pytest.fixture(scope="module")
+def mlp_checkpoint(tmp_path_factory):
+    """An MLP trained on the embedded MNIST for one epoch (about 95 %)."""
+    path = tmp_path_factory.mktemp("m") / "mlp.safetensors"
+    assert train.main(["--model", "mlp", "--epochs", "1", "--quiet", "--save-model-path", str(path)]) == 0
+    return str(path)
+
+
+def write_pgm(path, img, binary=True):
+    h, w = img.shape
+    if binary:
+        path.write_bytes(f"P5\n# a digit\n{w} {h}\n255\n".encode() + img.astype(np.uint8).tobytes())
+    else:
+        path.write_text(f"P2\n{w} {h}\n255\n" + "\n".join(" ".join(map(str, row)) for row in img) + "\n")
+    return str(path)
+
+
+def test_predict_test_images_and_your_own(mlp_checkpoint, tmp_path, capsys):
+    from tinygrad_mnist import predict
+    from tinygrad_mnist.datasets import mnist
+    data = mnist.load()
+    img, label = data.test_images.numpy()[3].reshape(28, 28), int(data.test_labels.numpy()[3])
+    page = np.full((120, 100), 250, np.uint8)  # a user's scan: a dark digit, bigger, off-centre, on white
+    page[10:94, 25:85] = 255 - np.kron(img, np.ones((3, 3), np.uint8))[:, 12:72]
+    files = [write_pgm(tmp_path / "d.pgm", page), write_pgm(tmp_path / "a.pgm", page, binary=False)]
+    assert predict.main(["--load-model-path", mlp_checkpoint, *files, "--index", "3"]) == 0  # images first
+    out = capsys.readouterr().out
+    assert out.startswith(f"test image 3: {label} with probability")  # test images are listed first
+    for f in files:
+        assert f"{f}: {label} with probability" in out  # converted as MNIST expects, predicted alike
+    assert out.count("  0: ") == 3 and "@@" in out
+
+
+def test_predict_png_with_pillow_and_a_clear_line_without(mlp_checkpoint, tmp_path, capsys, monkeypatch):
+    from tinygrad_mnist import predict
+    Image = pytest.importorskip("PIL.Image")
+    png = tmp_path / "d.png"
+    img = np.zeros((40, 40), np.uint8)
+    img[8:32, 18:22] = 255  # a one
+    Image.fromarray(img).save(png)
+    assert predict.main(["--load-model-path", mlp_checkpoint, str(png)]) == 0
+    assert f"{png}: " in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    assert predict.main(["--load-model-path", mlp_checkpoint, str(png)]) == 1
+    err = capsys.readouterr().err
+    assert "reading PNG or JPEG needs Pillow" in err and err.count("\n") == 1
+
+
+def test_predict_errors_are_one_line(mlp_checkpoint, tmp_path, capsys):
+    from tinygrad_mnist import predict
+    blank = write_pgm(tmp_path / "blank.pgm", np.full((10, 10), 7, np.uint8))
+    (tmp_path / "bad.pgm").write_bytes(b"P5\n3 3\n255\n\x00")
+    for argv, fragment in ([[blank], "holds no digit"], [[str(tmp_path / "bad.pgm")], "truncated PGM data"],
+                           [["--index", "10000"], "the test set has 10000 images"], [[], "nothing to predict"]):
+        assert predict.main(["--load-model-path", mlp_checkpoint, *argv]) == 1
+        err = capsys.readouterr().err
+        assert fragment in err and err.count("\n") == 1, err
+
+
+def test_evaluate_shows_each_errors_confidence(mlp_checkpoint, capsys):
+    from tinygrad_mnist import evaluate
+    assert evaluate.main(["--load-model-path", mlp_checkpoint, "--show-errors", "2"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"predicted \d with probability 0\.\d\d \(the true digit: 0\.\d\d\)", out)) == 2

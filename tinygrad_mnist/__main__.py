@@ -8,6 +8,8 @@ Programs:
                                       --model mlp or cnn (also installed as tinygrad-mnist-train)
   python -m tinygrad_mnist.evaluate   a checkpoint's test accuracy, confusion matrix and mistakes
                                       (also installed as tinygrad-mnist-evaluate)
+  python -m tinygrad_mnist.predict    the digit in test images or your own images, with probabilities
+                                      (also installed as tinygrad-mnist-predict)
   python -m tinygrad_mnist.plot       training curves from a --metrics-out file (needs matplotlib)
   python benchmarks/run.py            the engine against numpy and PyTorch (in a source checkout)
 

@@ -143,6 +143,23 @@ def start() -> None:
     tune_process()
 
 
+def predict_parser():
+    parser = Parser(
+        prog="tinygrad-mnist-predict",
+        description="Predict the digit in test images or in your own images (PGM; PNG and JPEG with "
+                    "Pillow), with the ten probabilities and the image as ASCII art.",
+        epilog="Exit status: 0 on success, 1 on an image, data or checkpoint error, 2 on bad arguments.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument("--load-model-path", metavar="PATH", required=True, type=path,
+                        help="the safetensors checkpoint to predict with")
+    _data_and_model(parser, "the model in the checkpoint (default: what its metadata says)")
+    parser.add_argument("--index", type=non_negative_int, nargs="+", metavar="N", default=[],
+                        help="test images by their index in the test set")
+    parser.add_argument("images", nargs="*", type=path, metavar="IMAGE",
+                        help="image files, converted to 28x28 grey as MNIST's digits are")
+    return parser
+
+
 def tune_process() -> None:
     """Process settings that make the command line faster (measured in docs/kernels.md); for the
     command-line entry points only, never on import of the package.
@@ -172,6 +189,13 @@ def train_entry() -> None:
     start()
     from tinygrad_mnist import train
     train.entry()
+
+
+def predict_entry() -> None:
+    """The `tinygrad-mnist-predict` command."""
+    start()
+    from tinygrad_mnist import predict
+    predict.entry()
 
 
 def evaluate_entry() -> None:

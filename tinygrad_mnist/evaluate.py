@@ -18,7 +18,9 @@ import numpy as np
 from . import cli
 from .datasets import mnist
 from .models import MODELS
+from .autograd import no_grad
 from .nn import CheckpointError, VarBuilder, VarMap, checkpoint
+from .tensor import Tensor
 from .train import EVAL_BATCH, exit_now, predict, run_command, set_threads
 
 SHADES = " .:-=+*#%@"  # darkest pixel last
@@ -72,10 +74,21 @@ def run(args, out: Optional[TextIO] = None) -> int:
     print(f"Model: {kind} from {args.load_model_path}", file=out)
     report(labels, predicted, out)
     wrong = np.flatnonzero(predicted != labels)[:args.show_errors]
-    for i in wrong:
-        print(f"\nTest image {i}: true {labels[i]}, predicted {predicted[i]}", file=out)
+    if len(wrong):
+        probs = probabilities(model, data.test_images[wrong])
+    for row, i in enumerate(wrong):
+        p = probs[row]
+        print(f"\nTest image {i}: true {labels[i]}, predicted {predicted[i]} with probability "
+              f"{p[predicted[i]]:.2f} (the true digit: {p[labels[i]]:.2f})", file=out)
         print(ascii_digit(data.test_images.numpy()[i]), file=out)
     return 0
+
+
+def probabilities(model, images: Tensor) -> np.ndarray:
+    """The model's ten class probabilities for each image (softmax of its logits)."""
+    model.eval()
+    with no_grad():
+        return model(images).softmax(dim=1).numpy().astype(np.float64)
 
 
 def main(argv=None) -> int:
