@@ -41,3 +41,14 @@ def test_cli_module_imports_only_the_standard_library():
     imports = [ln.split()[1] for ln in (ROOT / "tinygrad_mnist" / "cli.py").read_text().splitlines()
                if ln.startswith(("import ", "from "))]
     assert set(imports) <= {"argparse", "ctypes", "math", "os", "sys"}
+
+
+def test_the_man_pages_are_named_like_the_installed_commands():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    pages = {line.split(":")[0].strip() for line in cfg["build_manpages"]["manpages"].splitlines() if line.strip()}
+    scripts = {line.split("=")[0].strip() for line in cfg["options.entry_points"]["console_scripts"].splitlines()
+               if line.strip()}
+    assert {p[len("man/"):-len(".1")] for p in pages} <= scripts
+    for make in (cli.train_parser, cli.evaluate_parser, cli.predict_parser):
+        assert make().prog in scripts
