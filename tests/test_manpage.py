@@ -11,7 +11,7 @@ from tinygrad_mnist import cli
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("make", [cli.train_parser, cli.evaluate_parser])
+@pytest.mark.parametrize("make", [cli.train_parser, cli.evaluate_parser, cli.predict_parser])
 def test_man_page_lists_every_option(make):
     parser = make()
     page = str(Manpage(parser, format="pretty"))
@@ -28,7 +28,8 @@ def test_setup_cfg_builds_a_page_per_parser():
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
     specs = [line for line in cfg["build_manpages"]["manpages"].splitlines() if line.strip()]
-    assert {s.split(":")[0] for s in specs} == {"man/tinygrad-mnist-train.1", "man/tinygrad-mnist-evaluate.1"}
+    assert {s.split(":")[0] for s in specs} == {"man/tinygrad-mnist-train.1", "man/tinygrad-mnist-evaluate.1",
+                                               "man/tinygrad-mnist-predict.1"}
     for spec in specs:
         assert "pyfile=tinygrad_mnist/cli.py" in spec  # a file that imports only the standard library
         function = spec.split("function=")[1].split(":")[0]
