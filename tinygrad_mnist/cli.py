@@ -108,16 +108,21 @@ def train_parser():
     return parser
 
 
-def evaluate_parser():
-    parser = Parser(
-        prog="tinygrad-mnist-evaluate",
-        description="Evaluate a trained checkpoint on the MNIST test set: accuracy, per-class "
-                    "accuracy, the confusion matrix and, optionally, misclassified digits.",
-        epilog="Exit status: 0 on success, 1 on a data or checkpoint error, 2 on bad arguments.")
+def _checkpoint_parser(prog: str, description: str, errors: str, use: str):
+    """A program that reads a trained checkpoint: its --version, --load-model-path, data and model."""
+    parser = Parser(prog=prog, description=description,
+                    epilog=f"Exit status: 0 on success, 1 on {errors} error, 2 on bad arguments.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     parser.add_argument("--load-model-path", metavar="PATH", required=True, type=path,
-                        help="the safetensors checkpoint to evaluate")
+                        help=f"the safetensors checkpoint to {use}")
     _data_and_model(parser, "the model in the checkpoint (default: what its metadata says)")
+    return parser
+
+
+def evaluate_parser():
+    parser = _checkpoint_parser(
+        "tinygrad-mnist-evaluate", "Evaluate a trained checkpoint on the MNIST test set: accuracy, per-class "
+        "accuracy, the confusion matrix and, optionally, misclassified digits.", "a data or checkpoint", "evaluate")
     parser.add_argument("--show-errors", type=non_negative_int, default=0, metavar="N",
                         help="print the first N misclassified test digits as ASCII art")
     return parser
@@ -144,15 +149,10 @@ def start() -> None:
 
 
 def predict_parser():
-    parser = Parser(
-        prog="tinygrad-mnist-predict",
-        description="Predict the digit in test images or in your own images (PGM; PNG and JPEG with "
-                    "Pillow), with the ten probabilities and the image as ASCII art.",
-        epilog="Exit status: 0 on success, 1 on an image, data or checkpoint error, 2 on bad arguments.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
-    parser.add_argument("--load-model-path", metavar="PATH", required=True, type=path,
-                        help="the safetensors checkpoint to predict with")
-    _data_and_model(parser, "the model in the checkpoint (default: what its metadata says)")
+    parser = _checkpoint_parser(
+        "tinygrad-mnist-predict", "Predict the digit in test images or in your own images (PGM; PNG and JPEG "
+        "with Pillow), with the ten probabilities and the image as ASCII art.", "an image, data or checkpoint",
+        "predict with")
     parser.add_argument("--index", type=non_negative_int, nargs="+", metavar="N", default=[],
                         help="test images by their index in the test set")
     parser.add_argument("images", nargs="*", type=path, metavar="IMAGE",
