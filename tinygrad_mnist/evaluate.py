@@ -19,9 +19,9 @@ from . import cli
 from .datasets import mnist
 from .models import MODELS
 from .autograd import no_grad
-from .nn import CheckpointError, VarBuilder, VarMap, checkpoint
+from .nn import CheckpointError, VarBuilder, VarMap
 from .tensor import Tensor
-from .train import EVAL_BATCH, exit_now, predict, run_command, set_threads
+from .train import EVAL_BATCH, checkpoint_model, exit_now, predict, run_command, set_threads
 
 SHADES = " .:-=+*#%@"  # darkest pixel last
 
@@ -36,8 +36,8 @@ def model_kind(path: str, requested: str | None) -> str:
     """`--model` if given, else the kind recorded in the checkpoint's metadata."""
     if requested:
         return requested
-    kind = checkpoint.metadata(path).get("model")
-    if kind not in MODELS:
+    kind = checkpoint_model(path, None)
+    if kind is None:
         raise CheckpointError(f"{path}: the metadata does not say which model this is; pass --model")
     return kind
 

@@ -618,7 +618,7 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx: Context, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-        (B, C, H, W), (O, Cg, kh, kw) = x.shape, w.shape
+        (B, _, H, W), (O, Cg, kh, kw) = x.shape, w.shape
         OH, OW = (kernels.impl.conv_out_size(n, k, s, p, d)
                   for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
         Og, geometry = O // groups, (stride, padding, dilation)

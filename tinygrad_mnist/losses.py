@@ -56,7 +56,7 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", ignore_i
     if reduction == "none":
         return loss
     total = loss.sum()
-    return total / max(float(keep.data.sum()), 0.0) if reduction == "mean" else total
+    return total / float(keep.data.sum()) if reduction == "mean" else total  # all ignored: NaN, as in PyTorch
 
 
 def _soft_targets(log_probs: Tensor, target: Tensor, reduction: str, smoothing: float, class_dim: int) -> Tensor:

@@ -23,7 +23,7 @@ from . import cli
 from .datasets import mnist
 from .evaluate import ascii_digit, model_kind, probabilities
 from .models import MODELS
-from .nn import CheckpointError, VarBuilder, VarMap
+from .nn import VarBuilder, VarMap
 from .tensor import Tensor
 from .train import exit_now, run_command, set_threads
 

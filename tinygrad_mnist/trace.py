@@ -31,8 +31,12 @@ def describe(a: np.ndarray, values: int = 3) -> str:
     if np.ndim(a) == 0:
         return f"{flat[0]:.4g}"
     shown = ", ".join(f"{v:.4g}" for v in flat[:values]) + (", ..." if flat.size > values else "")
-    shape = "[" + ", ".join(str(n) for n in a.shape) + "]"
-    return f"{shape} [{shown}] norm {float(np.linalg.norm(flat)):.4g}"
+    return f"{dims(a.shape)} [{shown}] norm {float(np.linalg.norm(flat)):.4g}"
+
+
+def dims(shape) -> str:
+    """`[3, 3]`: a shape as the trace and the graphs print it."""
+    return "[" + ", ".join(str(n) for n in shape) + "]"
 
 
 class BackwardTrace:
@@ -66,7 +70,7 @@ class BackwardTrace:
 
     def visit(self, node, grad: np.ndarray) -> None:
         n = self._number(node)
-        self._say(f"[{n}] {self.name(node)} = {node._ctx.fn.__name__} {_shape(node)}: "
+        self._say(f"[{n}] {self.name(node)} = {node._ctx.fn.__name__} {dims(node.shape)}: "
                   f"received {describe(grad)}")
 
     def constant(self, node, parent) -> None:
@@ -76,22 +80,14 @@ class BackwardTrace:
         self.events.append((id(node), id(parent), grad.shape, float(np.linalg.norm(grad))))
         line = f"      -> {self.name(parent)}: {describe(grad)}"
         if full.shape != grad.shape:
-            line += f"  (un-broadcast: summed {_dims(full.shape)} to {_dims(grad.shape)})"
+            line += f"  (un-broadcast: summed {dims(full.shape)} to {dims(grad.shape)})"
         if adds:
             line += "  (added to the gradient from its other use)"
         self._say(line)
 
     def leaf(self, node, grad: np.ndarray) -> None:
         n = self._number(node)
-        self._say(f"[{n}] {self.name(node)} leaf {_shape(node)}: .grad += {describe(grad)}")
-
-
-def _shape(t) -> str:
-    return _dims(t.shape)
-
-
-def _dims(shape) -> str:
-    return "[" + ", ".join(str(n) for n in shape) + "]"
+        self._say(f"[{n}] {self.name(node)} leaf {dims(node.shape)}: .grad += {describe(grad)}")
 
 
 class _Active(threading.local):

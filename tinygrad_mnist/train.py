@@ -16,6 +16,7 @@ if __name__ == "__main__":  # `python -m tinygrad_mnist.train`: settle the proce
     from tinygrad_mnist.cli import start
     start()
 
+import glob
 import json
 import math
 import os
@@ -91,7 +92,6 @@ def check_writable(path: str) -> None:
 def kernels_compiled() -> bool:
     """Whether numba's cache already holds the product kernels (else the first step compiles
     them, a few seconds). The numpy set, or no JIT, has nothing to compile."""
-    import glob
     if not kernels.impl.__name__.endswith("numba_kernels") or os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return True
     source = os.path.dirname(kernels.impl.__file__)
@@ -141,7 +141,8 @@ class Progress:
     """A progress line on stderr while an epoch of several batches runs: batches done, running loss,
     samples per second and time left. On a terminal it is redrawn in place; otherwise (a log
     file, a pipe) a plain line is written every `every_s` seconds or tenth of the epoch,
-    whichever comes first, at most one a second. The epoch lines on stdout are untouched; --quiet silences this too."""
+    whichever comes first, at most one a second. The epoch lines on stdout are untouched;
+    --quiet silences this too."""
 
     def __init__(self, epoch: int, total: int, enabled: bool, stream: Optional[TextIO] = None,
                  clock=None, every_s: float = 10.0):
@@ -262,25 +263,24 @@ def checkpoint_model(path: Optional[str], requested: Optional[str]) -> Optional[
     return held if held in MODELS else None
 
 
-def settings_of(args, resumed: Optional[resume.TrainingState]) -> Tuple[str, float, str, int]:
-    """Model, learning rate, optimizer and batch size: the command line's, else the resumed run's,
-    else the model's defaults."""
-    path = args.resume or args.load_model_path
-    kind = args.model or checkpoint_model(path, None) or "linear"
-    if path and args.model:
-        checkpoint_model(path, args.model)
+def settings_of(args, resumed: Optional[resume.TrainingState]) -> Tuple[str, float, str, int, int]:
+    """Model, learning rate, optimizer, batch size and seed: the command line's, else the resumed
+    run's, else the model's defaults."""
+    held = checkpoint_model(args.resume or args.load_model_path, args.model)  # checks a --model given too
+    kind = args.model or held or "linear"
     was = resumed.settings if resumed else {}
     lr = args.learning_rate if args.learning_rate is not None else float(
         was.get("learning_rate", cli.DEFAULT_LEARNING_RATE[kind]))
     optimizer_name = args.optimizer or was.get("optimizer") or cli.DEFAULT_OPTIMIZER[kind]
     batch = args.batch_size or int(was.get("batch_size", 0)) or cli.DEFAULT_BATCH_SIZE[kind] or sys.maxsize
-    return kind, lr, optimizer_name, batch
+    seed = args.seed if args.seed is not None else int(was.get("seed", 0))
+    return kind, lr, optimizer_name, batch, seed
 
 
 def run(args, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     resumed = resume.load(args.resume) if args.resume else None
-    kind, lr, optimizer_name, batch_size = settings_of(args, resumed)
+    kind, lr, optimizer_name, batch_size, seed = settings_of(args, resumed)
 
     def say(line: str) -> None:
         if not args.quiet:
@@ -300,7 +300,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
     # Decompressing the data releases the GIL: do it while this thread loads the compiled kernels.
     with ThreadPoolExecutor(1) as loader:
         pending = loader.submit(mnist.load, args.local_mnist)
-        init.seed(0 if args.seed is None else args.seed)
+        init.seed(seed)
         varmap = VarMap()
         model = MODELS[kind](VarBuilder.from_varmap(varmap))
         warm_up(model, varmap, args.quiet)
@@ -316,9 +316,8 @@ def run(args, out: Optional[TextIO] = None) -> int:
     source = args.resume or args.load_model_path
     if source:
         say(f"{'Resuming' if args.resume else 'Loading model'} from {source}")
-        loaded = varmap.load(source)
-        previous = resumed.epoch if resumed else int(loaded.get("epochs", "0") or 0) if \
-            str(loaded.get("epochs", "0")).isdigit() else 0
+        trained = varmap.load(source).get("epochs", "")
+        previous = resumed.epoch if resumed else int(trained) if trained.isdigit() else 0
     if args.graph:
         return write_graph(args.graph, model, data, min(batch_size, len(data.train_images)), say)
     optimizer = (SGD if optimizer_name == "sgd" else AdamW)(varmap.all_vars(), lr)
@@ -329,14 +328,13 @@ def run(args, out: Optional[TextIO] = None) -> int:
         except (ValueError, KeyError, TypeError) as err:
             raise CheckpointError(f"{args.resume}{resume.SUFFIX}: cannot be resumed: {err}") from None
     settings = {"model": kind, "optimizer": optimizer_name, "learning_rate": repr(lr),
-                "batch_size": str(batch_size if batch_size < sys.maxsize else 0),
-                "seed": str(args.seed if args.seed is not None else (resumed.settings.get("seed", "0") if resumed else 0))}
+                "batch_size": str(batch_size if batch_size < sys.maxsize else 0), "seed": str(seed)}
     first = resumed.epoch + 1 if resumed else 1  # a resumed run's epochs continue its numbering
     epochs = args.epochs if args.epochs is not None else cli.DEFAULT_EPOCHS[kind]
 
     if args.metrics_out:  # one header record per run, so a file of several runs can be told apart
         append_metrics(args.metrics_out, {"run": {
-            **settings, "learning_rate": lr, "batch_size": int(settings["batch_size"]), "seed": int(settings["seed"]),
+            **settings, "learning_rate": lr, "batch_size": int(settings["batch_size"]), "seed": seed,
             "epochs": epochs, "first_epoch": first, "threads": kernels.get_threads(),
             "resumed_from": args.resume, "loaded_from": args.load_model_path, "version": __version__,
             "units": {"test_acc": "percent", "seconds": "wall-clock seconds per epoch"}}})

@@ -17,7 +17,7 @@ import numpy as np
 
 from .autograd import topological_order
 from .tensor import Tensor
-from .trace import BackwardTrace
+from .trace import BackwardTrace, dims
 
 
 BACKSLASH, NEWLINE = chr(92), chr(10)
@@ -27,10 +27,6 @@ def _quote(text: str) -> str:
     """A DOT string literal; a newline in `text` becomes a line break in the label."""
     escaped = text.replace(BACKSLASH, BACKSLASH * 2).replace('"', BACKSLASH + '"')
     return '"' + escaped.replace(NEWLINE, BACKSLASH + 'n') + '"'
-
-
-def _shape(t: Tensor) -> str:
-    return "[" + ", ".join(str(n) for n in t.shape) + "]"
 
 
 def _op_label(ctx) -> str:
@@ -46,11 +42,7 @@ def _op_label(ctx) -> str:
 def _saved(ctx) -> str:
     """What the op kept for its backward pass: the shapes of its saved arrays."""
     arrays = [a for a in ctx.saved_tensors if isinstance(a, np.ndarray)]
-    return "saved " + ", ".join(f"{_dims(a.shape)} {a.dtype}" for a in arrays) if arrays else "saved nothing"
-
-
-def _dims(shape) -> str:
-    return "[" + ", ".join(str(n) for n in shape) + "]"
+    return "saved " + ", ".join(f"{dims(a.shape)} {a.dtype}" for a in arrays) if arrays else "saved nothing"
 
 
 def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrace] = None) -> str:
@@ -78,7 +70,7 @@ def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrac
             kind = t.name or ("parameter" if t.requires_grad else "input")
         else:
             kind = t.name or ""
-        label = "\n".join(part for part in (kind, f"{_shape(t)} {t.dtype}") if part)
+        label = "\n".join(part for part in (kind, f"{dims(t.shape)} {t.dtype}") if part)
         if show_grad and t.grad is not None:
             label += f"\ngrad norm {float(np.linalg.norm(t.grad)):.4g}"
         if t._ctx is None and id(t) in step:
@@ -93,7 +85,7 @@ def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrac
             lines.append(f"  {oid} [shape=ellipse, label={_quote(op)}];")
             for p in t._ctx.parents:
                 g = flowed.get((id(t), id(p)))
-                edges.append((ids[id(p)], oid, f"grad {_dims(g[0])} norm {g[1]:.4g}" if g else ""))
+                edges.append((ids[id(p)], oid, f"grad {dims(g[0])} norm {g[1]:.4g}" if g else ""))
             edges.append((oid, tid, ""))
         lines.append(f"  {tid} [shape=box, label={_quote(label)}{style}];")
     lines += [f"  {a} -> {b}" + (f" [label={_quote(g)}]" if g else "") + ";" for a, b, g in edges]
@@ -128,7 +120,7 @@ class Graph:
             where = f"[{step[id(t)]}] " if id(t) in step else ""
             op, *notes = _op_label(t._ctx).split("\n")
             extra = f" [{'; '.join(notes)}]" if notes else ""
-            lines.append(f"{where}{names[id(t)]} {_shape(t)} = {op}({inputs}){extra}")
+            lines.append(f"{where}{names[id(t)]} {dims(t.shape)} = {op}({inputs}){extra}")
         return "\n".join(lines)
 
 

@@ -69,7 +69,7 @@ def find_file(directory: str, name: str) -> str:
 
 
 class _Source:
-    """Bytes of a raw or gzip file, produced at most `limit` at a time: nothing is read or inflated
+    """Bytes of a raw or gzip file, produced as asked for: nothing is read or inflated
     beyond what the caller asks for, so a gzip bomb or a lying trailer costs no memory.
     Several concatenated gzip members read as one stream, as `gzip.open` reads them."""
 
@@ -78,24 +78,20 @@ class _Source:
         self.gzip = f.read(2) == b"\x1f\x8b"
         f.seek(0)
         self.inflate = zlib.decompressobj(31) if self.gzip else None
-        self.pending = b""
 
     def read(self, n: int) -> bytes:
         """Up to `n` more bytes; fewer only at the end."""
-        out = [self.pending[:n]]
-        self.pending = self.pending[n:]
-        got = len(out[0])
+        out, got = [], 0
         while got < n:
             chunk = self._more(n - got)
             if not chunk:
                 break
             out.append(chunk)
             got += len(chunk)
-        data = b"".join(out)
-        self.pending = data[n:] + self.pending
-        return data[:n]
+        return b"".join(out)
 
     def _more(self, want: int) -> bytes:
+        """At most `want` more bytes (b"" at the end)."""
         if not self.gzip:
             return self.f.read(min(want, CHUNK))
         try:
