@@ -1,6 +1,11 @@
 """The man pages: generated from the same parsers by argparse-manpage, listing every option."""
 import argparse
 import configparser
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -53,3 +58,39 @@ def test_the_man_pages_are_named_like_the_installed_commands():
     assert {p[len("man/"):-len(".1")] for p in pages} <= scripts
     for make in (cli.train_parser, cli.evaluate_parser, cli.predict_parser):
         assert make().prog in scripts
+
+
+PAGES = ("tinygrad-mnist-train.1", "tinygrad-mnist-evaluate.1", "tinygrad-mnist-predict.1")
+
+
+@pytest.mark.parametrize("build", ["build_editable", "build_wheel"])
+def test_both_kinds_of_wheel_carry_the_man_pages(build, tmp_path):
+    """`pip install -e .` builds an editable wheel, `pip install .` a normal one: each must put
+    the pages in share/man/man1 (setuptools' editable wheel dropped them: tinygrad_mnist/_build.py)."""
+    code = f"from setuptools import build_meta; print(build_meta.{build}({str(tmp_path)!r}))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = tmp_path / done.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as zf:
+        names = {n.split("/data/share/man/man1/")[-1] for n in zf.namelist() if "/data/share/man/man1/" in n}
+        assert names == set(PAGES)
+        page = zf.read(next(n for n in zf.namelist() if n.endswith("/man1/tinygrad-mnist-train.1"))).decode()
+    assert "\\-\\-learning\\-rate" in page
+
+
+def test_man_finds_the_installed_page():
+    """After the README's test command (an editable install), `man tinygrad-mnist-train` works:
+    man(1) looks in ../share/man beside each directory on PATH, here the environment's bin."""
+    bindir = Path(sys.executable).parent
+    if not (bindir / "tinygrad-mnist-train").exists():
+        pytest.skip(f"tinygrad_mnist's commands are not installed in {bindir}")
+    mandir = bindir.parent / "share" / "man" / "man1"
+    assert all((mandir / page).is_file() for page in PAGES), f"{mandir}: installed without the man pages"
+    man = shutil.which("man")
+    if man is None:
+        pytest.skip("no man(1) on this machine; the pages are installed")
+    env = {k: v for k, v in os.environ.items() if k != "MANPATH"}
+    env["PATH"] = f"{bindir}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    found = subprocess.run([man, "-w", "tinygrad-mnist-train"], env=env, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert Path(found.stdout.strip()).resolve() == (mandir / "tinygrad-mnist-train.1").resolve()
