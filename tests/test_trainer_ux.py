@@ -79,6 +79,23 @@ def test_defaults_per_model():
     assert (cli.DEFAULT_OPTIMIZER["linear"], cli.DEFAULT_LEARNING_RATE["linear"], cli.DEFAULT_BATCH_SIZE["linear"],
             cli.DEFAULT_EPOCHS["linear"]) == ("sgd", 0.1, None, 10)  # the tutorial's, exactly
     assert cli.DEFAULT_BATCH_SIZE["mlp"] == 64 and cli.DEFAULT_BATCH_SIZE["cnn"] == 64
+    assert cli.DEFAULT_LR_DECAY["linear"] == 1.0  # the tutorial's constant rate
+
+
+def test_the_learning_rate_decays_per_epoch_and_a_resumed_run_continues(tmp_path, capsys):
+    data = write_dataset(tmp_path / "d", n_train=200, n_test=50)
+    metrics, saved = tmp_path / "m.jsonl", str(tmp_path / "c.safetensors")
+    base = ["--local-mnist", data, "--quiet", "--metrics-out", str(metrics)]
+    assert train.main(base + ["--model", "mlp", "--lr-decay", "0.5", "--epochs", "2", "--save-model-path", saved]) == 0
+    assert train.main(base + ["--resume", saved, "--epochs", "1"]) == 0  # the decay comes from the state file
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["learning_rate"] for r in records if "epoch" in r] == [0.1, 0.05, 0.025]
+    assert [r["run"]["lr_decay"] for r in records if "run" in r] == [0.5, 0.5]
+    for bad in ("0", "1.5", "nan"):
+        with pytest.raises(SystemExit) as exit:
+            train.main(["--lr-decay", bad])
+        assert exit.value.code == 2
+    assert "--lr-decay: expected a number in (0, 1]" in capsys.readouterr().err
 
 
 def metrics_file(tmp_path, runs=2):

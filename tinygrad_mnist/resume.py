@@ -30,7 +30,7 @@ class TrainingState:
     numbers: Dict[str, str]           # the optimizer's
     rng: dict                         # numpy's bit-generator state
     epoch: int                        # epochs completed in all runs so far
-    settings: Dict[str, str]          # model, optimizer, learning_rate, batch_size, seed
+    settings: Dict[str, str]          # model, optimizer, learning_rate, lr_decay, batch_size, seed
 
     @staticmethod
     def take(optimizer, rng: np.random.Generator, epoch: int, settings: Dict[str, str]) -> "TrainingState":
@@ -64,5 +64,5 @@ def load(path: str) -> TrainingState:
         numbers, rng, epoch = json.loads(meta["optimizer_numbers"]), json.loads(meta["rng"]), int(meta["epoch"])
     except (KeyError, ValueError) as err:
         raise CheckpointError(f"{state_path}: not a training state file ({err})") from None
-    settings = {k: meta[k] for k in ("model", "optimizer", "learning_rate", "batch_size", "seed") if k in meta}
+    settings = {k: meta[k] for k in ("model", "optimizer", "learning_rate", "lr_decay", "batch_size", "seed") if k in meta}
     return TrainingState(arrays, numbers, rng, epoch, settings)

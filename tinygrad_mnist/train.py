@@ -263,24 +263,26 @@ def checkpoint_model(path: Optional[str], requested: Optional[str]) -> Optional[
     return held if held in MODELS else None
 
 
-def settings_of(args, resumed: Optional[resume.TrainingState]) -> Tuple[str, float, str, int, int]:
-    """Model, learning rate, optimizer, batch size and seed: the command line's, else the resumed
-    run's, else the model's defaults."""
+def settings_of(args, resumed: Optional[resume.TrainingState]) -> Tuple[str, float, float, str, int, int]:
+    """Model, learning rate and its decay per epoch, optimizer, batch size and seed: the command
+    line's, else the resumed run's, else the model's defaults."""
     held = checkpoint_model(args.resume or args.load_model_path, args.model)  # checks a --model given too
     kind = args.model or held or "linear"
     was = resumed.settings if resumed else {}
     lr = args.learning_rate if args.learning_rate is not None else float(
         was.get("learning_rate", cli.DEFAULT_LEARNING_RATE[kind]))
+    decay = args.lr_decay if args.lr_decay is not None else float(
+        was.get("lr_decay", cli.DEFAULT_LR_DECAY[kind]))
     optimizer_name = args.optimizer or was.get("optimizer") or cli.DEFAULT_OPTIMIZER[kind]
     batch = args.batch_size or int(was.get("batch_size", 0)) or cli.DEFAULT_BATCH_SIZE[kind] or sys.maxsize
     seed = args.seed if args.seed is not None else int(was.get("seed", 0))
-    return kind, lr, optimizer_name, batch, seed
+    return kind, lr, decay, optimizer_name, batch, seed
 
 
 def run(args, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     resumed = resume.load(args.resume) if args.resume else None
-    kind, lr, optimizer_name, batch_size, seed = settings_of(args, resumed)
+    kind, lr, decay, optimizer_name, batch_size, seed = settings_of(args, resumed)
 
     def say(line: str) -> None:
         if not args.quiet:
@@ -327,14 +329,14 @@ def run(args, out: Optional[TextIO] = None) -> int:
             init.rng().bit_generator.state = resumed.rng
         except (ValueError, KeyError, TypeError) as err:
             raise CheckpointError(f"{args.resume}{resume.SUFFIX}: cannot be resumed: {err}") from None
-    settings = {"model": kind, "optimizer": optimizer_name, "learning_rate": repr(lr),
+    settings = {"model": kind, "optimizer": optimizer_name, "learning_rate": repr(lr), "lr_decay": repr(decay),
                 "batch_size": str(batch_size if batch_size < sys.maxsize else 0), "seed": str(seed)}
     first = resumed.epoch + 1 if resumed else 1  # a resumed run's epochs continue its numbering
     epochs = args.epochs if args.epochs is not None else cli.DEFAULT_EPOCHS[kind]
 
     if args.metrics_out:  # one header record per run, so a file of several runs can be told apart
         append_metrics(args.metrics_out, {"run": {
-            **settings, "learning_rate": lr, "batch_size": int(settings["batch_size"]), "seed": seed,
+            **settings, "learning_rate": lr, "lr_decay": decay, "batch_size": int(settings["batch_size"]), "seed": seed,
             "epochs": epochs, "first_epoch": first, "threads": kernels.get_threads(),
             "resumed_from": args.resume, "loaded_from": args.load_model_path, "version": __version__,
             "units": {"test_acc": "percent", "seconds": "wall-clock seconds per epoch"}}})
@@ -346,6 +348,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
     with StopRequest() as stop:
         for epoch in range(first, first + epochs):
             start = time.perf_counter()
+            optimizer.set_learning_rate(lr * decay ** (epoch - 1))  # a resumed run continues the schedule
             train_loss = train_epoch(model, optimizer, data, batch_size, epoch, stop, not args.quiet, first_loss)
             if train_loss is None:
                 break
@@ -368,6 +371,8 @@ def run(args, out: Optional[TextIO] = None) -> int:
         interrupted = stop.requested
 
     meta = {"model": kind, "epochs": previous + epochs_done, "optimizer": optimizer_name, "learning_rate": lr}
+    if decay != 1:  # the tutorial's checkpoints keep their metadata as they were
+        meta["lr_decay"] = decay
     if interrupted:
         if completed is not None:  # roll back any half-done epoch, keep the last whole one
             for name, arr in completed.items():
