@@ -332,3 +332,20 @@ def test_unwritable_numba_cache_still_works():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", str(np.float32(np.log(0.5)))]
+
+
+def test_set_threads_caps_blas_too():
+    """`--threads n` means n cores in all: the BLAS pool is capped with the kernels' pool."""
+    from tinygrad_mnist import kernels
+    from tinygrad_mnist.kernels import blas
+    before, before_blas = kernels.get_threads(), blas.threads()
+    if before_blas is None:
+        pytest.skip("no OpenBLAS loaded: its thread count cannot be set here")
+    try:
+        kernels.set_threads(1)
+        assert blas.threads() == 1
+        a = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096
+        assert np.array_equal(kernels.impl.matmul(a, a), a @ a)  # BLAS still answers, on one thread
+    finally:
+        kernels.set_threads(before)
+        blas.set_threads(before_blas)

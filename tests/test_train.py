@@ -263,8 +263,9 @@ def test_a_closed_pipe_is_not_a_traceback(module, tmp_path):
     assert "Traceback" not in err and proc.returncode in (0, 141), err
 
 
-def test_threads_option_sizes_the_kernel_pool(capsys, tiny, tmp_path):
+def test_threads_option_sizes_the_kernel_pool_and_blas(capsys, tiny, tmp_path):
     from tinygrad_mnist import kernels
+    from tinygrad_mnist.kernels import blas
     before = kernels.get_threads()
     try:
         paths = []
@@ -273,6 +274,7 @@ def test_threads_option_sizes_the_kernel_pool(capsys, tiny, tmp_path):
             assert run_train(capsys, "--local-mnist", tiny, "--model", "mlp", "--epochs", "1", "--threads", "1",
                              "--save-model-path", str(paths[-1]))[0] == 0
             assert kernels.get_threads() == 1
+            assert blas.threads() in (1, None)  # None: no OpenBLAS here to cap
         assert paths[0].read_bytes() == paths[1].read_bytes()
     finally:
         kernels.set_threads(before)

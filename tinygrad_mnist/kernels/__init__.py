@@ -42,9 +42,12 @@ def __getattr__(name: str) -> Any:
 
 
 def set_threads(n: int) -> None:
-    """Threads for the numba kernels (the calling one included); the numpy set has no pool."""
+    """Use `n` threads in all: the numba kernels' pool (the calling thread included) and the BLAS
+    that large products call (both kernel sets call it; the numpy set has no pool of its own)."""
     if _current.impl.__name__.endswith("numba_kernels"):
         _current.impl.set_num_threads(n)
+    from . import blas
+    blas.set_threads(n)
 
 
 def get_threads() -> int:
