@@ -3,6 +3,7 @@
     python benchmarks/run.py                    # the full run recorded in docs/benchmarks.md
     python benchmarks/run.py --quick            # a smoke test (one repeat each): not a measurement
     python benchmarks/run.py --json out.json    # also save the results
+    python benchmarks/run.py --threads 1,2,4    # the training workloads at each thread count
 
 Every comparison is taken in the same run, implementations alternating over
 several rounds, each figure the median of its timed runs after a warm-up.
@@ -21,6 +22,7 @@ from tinygrad_mnist.cli import tune_process
 tune_process()  # the command line's process settings (docs/kernels.md), before numpy loads OpenBLAS
 
 import argparse  # noqa: E402
+import contextlib
 import json
 import os
 import platform
@@ -83,7 +85,7 @@ def machine() -> Dict[str, str]:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
+    info = {"cpu": cpu, "cores": str(available_cores()), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
             "kernel threads": f"{numba_kernels.get_num_threads()} (tinygrad_mnist's pool)"}
     try:
@@ -220,6 +222,83 @@ def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
     yield "CNN training step, batch 64", impls
 
 
+def available_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def thread_limit(n: int):
+    """Every pool at `n` threads inside the block: the engine's kernels and its BLAS
+    (`kernels.set_threads`), PyTorch's intra-op pool, and any other BLAS or OpenMP pool
+    threadpoolctl finds (PyTorch's OpenMP among them)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    from tinygrad_mnist.kernels import blas
+    before, before_blas = kernels.get_threads(), blas.threads()
+    before_torch = torch.get_num_threads() if torch is not None else None
+    kernels.set_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        with (threadpool_limits(n) if threadpool_limits else contextlib.nullcontext()):
+            yield
+    finally:
+        kernels.set_threads(before)
+        if before_blas is not None:
+            blas.set_threads(before_blas)
+        if torch is not None:
+            torch.set_num_threads(before_torch)
+
+
+def thread_sweep(counts: List[int], data: mnist.Dataset, floats, repeats: int, rounds: int, quick: bool):
+    """6. The training workloads at each thread count, the engine and PyTorch side by side.
+    Counts above the cores this process may use are skipped: they would measure time slicing."""
+    cores = available_cores()
+    rows = []
+    for n in sorted(set(c for c in counts if c <= cores)):
+        with thread_limit(n):
+            for name, impls in epoch_workloads(data, floats, quick):
+                impls = {k: v for k, v in impls.items() if k in ("engine", "torch")}
+                rows.append({"workload": name, "threads": n, "ms": compare(impls, repeats, rounds)})
+    return rows, sorted(set(c for c in counts if c > cores))
+
+
+def sweep_table(rows: List[dict]) -> str:
+    """One row per workload and thread count: times, the ratio, and each side's speedup over the
+    sweep's smallest count; a workload slower than at a smaller count is marked."""
+    lines = ["| workload | threads | engine ms | torch ms | engine ÷ torch | engine speedup | torch speedup |",
+             "|---|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["workload"] for r in rows):
+        mine = [r for r in rows if r["workload"] == name]
+        base, best = mine[0]["ms"], float("inf")
+        for r in mine:
+            t = r["ms"]
+            slower = " (slower than fewer threads)" if t["engine"] > best * 1.05 else ""
+            best = min(best, t["engine"])
+            cells = [f"{t['engine']:.2f}{slower}", f"{t['torch']:.2f}" if "torch" in t else "—",
+                     f"{t['engine'] / t['torch']:.2f}" if "torch" in t else "—",
+                     f"{base['engine'] / t['engine']:.2f}×",
+                     f"{base['torch'] / t['torch']:.2f}×" if "torch" in t else "—"]
+            lines.append(f"| {name} | {r['threads']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def thread_count_list(text: str) -> List[int]:
+    try:
+        counts = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected thread counts like 1,2,4, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected thread counts >= 1, got {text!r}")
+    return counts
+
+
 # Runs a module or script and reports its own peak memory at exit. ru_maxrss from wait4 would not
 # do: Linux carries the forking parent's high-water mark across exec.
 PEAK_WRAPPER = """
@@ -294,6 +373,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repeat of everything: a smoke test")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--threads", type=thread_count_list, metavar="N,N,...",
+                        help="instead of the full run, the training workloads at each of these thread counts "
+                             "(engine and PyTorch limited alike, BLAS included); counts above the cores are skipped")
     args = parser.parse_args(argv)
     global WARM_UP
     repeats, rounds = (1, 1) if args.quick else (5, 3)
@@ -302,10 +384,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = time.perf_counter()
     info = machine()
     print("# tinygrad_mnist benchmarks" + (" (--quick: one repeat, not a measurement)" if args.quick else ""))
-    print(f"\ncommand: python benchmarks/run.py{' --quick' if args.quick else ''}\n")
+    command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + \
+        (f" --threads {','.join(map(str, args.threads))}" if args.threads else "")
+    print(f"\ncommand: {command}\n")
     for k, v in info.items():
         print(f"- {k}: {v}")
     results: Dict[str, object] = {"machine": info, "quick": args.quick}
+    if args.threads:
+        rows, skipped = thread_sweep(args.threads, mnist.load(), baselines.float_data(), repeats, rounds, args.quick)
+        print(f"\n## 6. Thread sweep (speedups over {rows[0]['threads']} thread{'s' if rows[0]['threads'] > 1 else ''}; "
+              "ratios below 1: the engine is faster)\n")
+        print(sweep_table(rows))
+        if skipped:
+            print(f"\nskipped (more threads than the {available_cores()} cores here): {', '.join(map(str, skipped))}")
+        results.update(sweep=rows, skipped_threads=skipped)
+        return finish(results, args.json, started)
 
     rng = np.random.default_rng(0)
     rows = [{"workload": n, "ms": compare(i, repeats * 3, rounds)} for n, i in kernel_workloads(rng)]
@@ -331,9 +424,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     for name, (wall, rss) in procs.items():
         print(f"| {name} | {wall:.2f} | {rss:.0f} | {wall / warm:.2f} |")
     results["process"] = {k: {"wall_s": w, "peak_rss_mib": r} for k, (w, r) in procs.items()}
+    return finish(results, args.json, started)
+
+
+def finish(results: Dict[str, object], json_path: Optional[str], started: float) -> int:
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
-    if args.json:
-        with open(args.json, "w") as f:
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump(results, f, indent=2)
     return 0
 
