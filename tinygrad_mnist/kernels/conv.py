@@ -128,6 +128,32 @@ def _max_pool_images(x, kh, kw, sh, sw, ph, pw, out, index, lo, hi):
                     ix[oh, ow] = at
 
 
+@jit()
+def _max_pool_inside_images(x, kh, kw, sh, sw, out, index, lo, hi):
+    # Every window lies inside its plane (no padding, none cut off), so there are no bounds to
+    # find, and the planes are walked as flat arrays: 1.5x faster than _max_pool_images on
+    # Candle's first pool (3.4 -> 2.2 ms, one thread). The taps are visited in the same order,
+    # so the maxima and their indices are the same.
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    OH, OW = out.shape[2], out.shape[3]
+    xs, ys, ixs = x.reshape(-1), out.reshape(-1), index.reshape(-1)
+    for p in range(lo * C, hi * C):  # the planes of images lo..hi-1
+        src, dst = p * H * W, p * OH * OW
+        for oh in range(OH):
+            for ow in range(OW):
+                at = oh * sh * W + ow * sw
+                m, best = xs[src + at], at
+                for i in range(kh):
+                    for j in range(kw):
+                        a = at + i * W + j
+                        v = xs[src + a]
+                        take = (v > m) | ((v != v) & (m == m))
+                        m = v if take else m
+                        best = a if take else best
+                ys[dst + oh * OW + ow] = m
+                ixs[dst + oh * OW + ow] = best
+
+
 def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple):
     """Max over kh×kw windows of x [B, C, H, W] placed `stride` apart from `-padding`, `out_size`
     of them; padding never wins. Also returns each maximum's flat index in its (H, W) plane."""
@@ -135,7 +161,12 @@ def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_
     x = np.ascontiguousarray(x)
     shape = (B, C) + tuple(out_size)
     out, index = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
-    for_rows(_max_pool_images, B, x.size * NS_PER_COPY, x, *kernel, *stride, *padding, out, index)
+    (kh, kw), (sh, sw), (OH, OW) = kernel, stride, out_size
+    inside = tuple(padding) == (0, 0) and (OH - 1) * sh + kh <= H and (OW - 1) * sw + kw <= W
+    if inside:
+        for_rows(_max_pool_inside_images, B, x.size * NS_PER_COPY, x, kh, kw, sh, sw, out, index)
+    else:
+        for_rows(_max_pool_images, B, x.size * NS_PER_COPY, x, *kernel, *stride, *padding, out, index)
     return out, index
 
 
