@@ -90,13 +90,28 @@ def test_parallel_and_serial_paths_agree(rng, monkeypatch):
     g = rng.standard_normal((500, 10)).astype(np.float32)
     t = rng.integers(0, 10, 500)
     results = {}
-    for name, threshold in (("serial", 1 << 62), ("parallel", 0)):
-        monkeypatch.setattr(pool, "PARALLEL_MIN_WORK", threshold)
+    for name, threshold in (("serial", 1 << 62), ("parallel", 1e-9)):
+        monkeypatch.setattr(pool, "MIN_CHUNK_WORK", threshold)
         lp = nb.log_softmax(g)
         results[name] = [nb.matmul(x, w.T), nb.matmul(g.T, x), lp, nb.nll(lp, t),
                          nb.log_softmax_backward(g, lp), nb.nll_backward(1.0, t, lp)]
     for s, p in zip(results["serial"], results["parallel"]):
         close(p, s, np.float32)
+
+
+def test_a_job_gets_threads_by_its_size():
+    """Each thread gets at least MIN_CHUNK_WORK of work: on 16 threads a 1 ms job uses 4, so
+    no thread count splits a job into slivers that make it slower than a smaller count."""
+    before = pool.get_num_threads()
+    try:
+        pool.set_num_threads(16)
+        q = pool.MIN_CHUNK_WORK
+        assert [pool.chunk_count(1000, w) for w in (0, q - 1, q * 2, q * 4, q * 100)] == [1, 1, 2, 4, 16]
+        assert pool.chunk_count(3, q * 100) == 3  # never more chunks than rows
+        pool.set_num_threads(2)
+        assert [pool.chunk_count(1000, w) for w in (q, q * 2, q * 100)] == [1, 2, 2]
+    finally:
+        pool.set_num_threads(before)
 
 
 def test_reductions_are_deterministic(rng):
@@ -288,7 +303,7 @@ def test_adamw_update(size, rng):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_kernels_work_in_a_forked_child(rng, monkeypatch):
     """A child forked after the thread pool started gets a pool of its own (not a hang)."""
-    monkeypatch.setattr(pool, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(pool, "MIN_CHUNK_WORK", 1e-9)
     g = rng.standard_normal((1000, 10)).astype(np.float32)
     expect = nb.log_softmax(g)  # starts the pool in this process
     read, write = os.pipe()
