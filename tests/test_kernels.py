@@ -364,3 +364,21 @@ def test_set_threads_caps_blas_too():
     finally:
         kernels.set_threads(before)
         blas.set_threads(before_blas)
+
+
+@pytest.mark.parametrize("B,O,OH,OW", [(1, 1, 1, 1), (3, 5, 4, 2), (4 if NOJIT else 64, 32, 24, 24)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_output_layout_and_its_adjoint(B, O, OH, OW, dtype, rng):
+    """rows_to_nchw adds the bias and transposes the product rows to NCHW; nchw_to_rows undoes
+    the transpose and sums the gradient for the bias: the same values on both sets."""
+    rows = rng.standard_normal((B * OH * OW, O)).astype(dtype)
+    bias = rng.standard_normal(O).astype(dtype)
+    for b in (bias, None):
+        y = nb.rows_to_nchw(rows, b, (B, O, OH, OW))
+        assert y.flags.c_contiguous and y.shape == (B, O, OH, OW)
+        np.testing.assert_array_equal(y, ref.rows_to_nchw(rows, b, (B, O, OH, OW)))
+    g = rng.standard_normal((B, O, OH, OW)).astype(dtype)
+    (got, got_sum), (want, want_sum) = nb.nchw_to_rows(g), ref.nchw_to_rows(g)
+    np.testing.assert_array_equal(got, want)
+    close(got_sum, want_sum, dtype)
+    np.testing.assert_array_equal(nb.nchw_to_rows(g[:, :, ::-1])[0], ref.nchw_to_rows(g[:, :, ::-1])[0])

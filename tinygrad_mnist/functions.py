@@ -628,11 +628,9 @@ class Conv2d(Function):
         cols = [kernels.impl.im2col(x[:, g * Cg:(g + 1) * Cg], kh, kw, *geometry, w.dtype) for g in range(groups)]
         y = _join([kernels.impl.matmul(c, _flat_filters(w[g * Og:(g + 1) * Og]).T)  # [B·OH·OW, O]
                    for g, c in enumerate(cols)], axis=1)
-        if b is not None:
-            y += b
         ctx.save_for_backward(cols, w)
         ctx.geometry, ctx.x_shape, ctx.groups = geometry, x.shape, groups
-        return np.ascontiguousarray(y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2))
+        return kernels.impl.rows_to_nchw(y, b, (B, O, OH, OW))  # + b, as [B, O, OH, OW]
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -640,7 +638,7 @@ class Conv2d(Function):
         needs, groups = ctx.needs_input_grad, ctx.groups
         O, Cg, kh, kw = w.shape
         Og = O // groups
-        g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, O)
+        g, g_sum = kernels.impl.nchw_to_rows(grad)  # [B·OH·OW, O], and Σ G for the bias
         k, mm = kernels.impl, kernels.impl.matmul
         B, _, H, W = ctx.x_shape
         dx = dw = None
@@ -653,7 +651,7 @@ class Conv2d(Function):
             dw = np.ascontiguousarray(dw)
         if len(needs) == 2:
             return dx, dw
-        return dx, dw, (g.sum(axis=0) if needs[2] else None)
+        return dx, dw, (g_sum if needs[2] else None)
 
 
 class MaxPool2d(Function):

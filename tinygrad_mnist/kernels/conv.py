@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .numpy_kernels import conv_out_size
-from .pool import for_rows, jit
+from .pool import for_rows, jit, sum_in_order
 
 NS_PER_COPY = 0.5     # estimated single-thread ns per element moved
 NS_PER_RUN = 5.0      # and per contiguous run of kw·C elements: with one channel (conv1) the runs
@@ -109,6 +109,51 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padd
 
 
 @jit()
+def _rows_to_nchw_images(rows, bias, out, lo, hi):
+    O, P = out.shape[1], out.shape[2]
+    for b in range(lo, hi):
+        for p in range(P):
+            r = rows[b * P + p]
+            for o in range(O):
+                out[b, o, p] = r[o] + bias[o]
+
+
+def rows_to_nchw(rows: np.ndarray, bias, shape: tuple) -> np.ndarray:
+    """A convolution's product rows [B·OH·OW, O] plus `bias` [O] (or None) as the NCHW output
+    `shape` [B, O, OH, OW]: the bias add and the transpose in one pass, over threads by image."""
+    B, O, OH, OW = shape
+    rows = np.ascontiguousarray(rows)
+    bias = np.zeros(O, rows.dtype) if bias is None else np.ascontiguousarray(bias, dtype=rows.dtype)
+    out = np.empty((B, O, OH * OW), rows.dtype)
+    for_rows(_rows_to_nchw_images, B, rows.size * NS_PER_COPY, rows, bias, out)
+    return out.reshape(shape)
+
+
+@jit()
+def _nchw_to_rows_images(g, out, lo, hi):
+    O, P = g.shape[1], g.shape[2]
+    sums = np.zeros(O, out.dtype)
+    for b in range(lo, hi):
+        for o in range(O):
+            plane, s = g[b, o], out.dtype.type(0)
+            for p in range(P):
+                v = plane[p]
+                out[b * P + p, o] = v
+                s += v
+            sums[o] += s
+    return sums
+
+
+def nchw_to_rows(grad: np.ndarray):
+    """The adjoint layout change of `rows_to_nchw`: grad [B, O, OH, OW] as rows [B·OH·OW, O],
+    and its sum over batch and positions (the bias gradient), added per image in image order."""
+    B, O = grad.shape[:2]
+    g = np.ascontiguousarray(grad).reshape(B, O, -1)
+    out = np.empty((g.shape[0] * g.shape[2], O), grad.dtype)
+    return out, sum_in_order(for_rows(_nchw_to_rows_images, B, g.size * NS_PER_COPY, g, out))
+
+
+@jit()
 def _max_pool_images(x, kh, kw, sh, sw, ph, pw, out, index, lo, hi):
     # The first maximum of a window wins, and a NaN beats everything (as in PyTorch); padding
     # never wins. Selects, not branches: the comparisons depend on the data and would
@@ -180,6 +225,9 @@ def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_
 @jit()
 def _max_pool_backward_images(grad, index, out, lo, hi):
     for b in range(lo, hi):
+        for c in range(out.shape[1]):  # each thread clears its own images (np.zeros is one thread)
+            for n in range(out.shape[2]):
+                out[b, c, n] = 0
         for c in range(grad.shape[1]):
             for oh in range(grad.shape[2]):
                 for ow in range(grad.shape[3]):
@@ -190,6 +238,6 @@ def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np
     """Route each window's gradient to its maximum (summed where windows overlap)."""
     B, C, H, W = shape
     grad = np.ascontiguousarray(grad)
-    out = np.zeros((B, C, H * W), dtype=grad.dtype)
+    out = np.empty((B, C, H * W), dtype=grad.dtype)
     for_rows(_max_pool_backward_images, B, out.size * NS_PER_COPY, grad, np.ascontiguousarray(index), out)
     return out.reshape(shape)

@@ -104,6 +104,21 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padd
     return np.ascontiguousarray(xp[:, :, ph:ph + H, pw:pw + W])
 
 
+def rows_to_nchw(rows: np.ndarray, bias, shape: tuple) -> np.ndarray:
+    """A convolution's product rows [B·OH·OW, O] plus `bias` [O] (or None) as the NCHW output
+    `shape` [B, O, OH, OW]."""
+    B, O, OH, OW = shape
+    y = rows if bias is None else rows + bias.astype(rows.dtype, copy=False)
+    return np.ascontiguousarray(y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2))
+
+
+def nchw_to_rows(grad: np.ndarray):
+    """The adjoint layout change of `rows_to_nchw`: grad [B, O, OH, OW] as rows [B·OH·OW, O],
+    and its sum over batch and positions (the bias gradient)."""
+    rows = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, grad.shape[1])
+    return rows, rows.sum(axis=0)
+
+
 def pool_out_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
     """Output positions of a pooling window along one side (PyTorch's rule: with ceil_mode, a
     last window that would start in the right padding is dropped)."""
