@@ -47,6 +47,7 @@ import baselines  # noqa: E402
 from tinygrad_mnist import kernels, train  # noqa: E402
 from tinygrad_mnist.datasets import mnist  # noqa: E402
 from tinygrad_mnist.kernels import numba_kernels, numpy_kernels  # noqa: E402
+from tinygrad_mnist.kernels.pool import usable_cores  # noqa: E402
 from tinygrad_mnist.models import MODELS  # noqa: E402
 from tinygrad_mnist.nn import SGD, AdamW, VarBuilder, VarMap, init  # noqa: E402
 
@@ -85,7 +86,7 @@ def machine() -> Dict[str, str]:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = {"cpu": cpu, "cores": str(available_cores()), "python": platform.python_version(),
+    info = {"cpu": cpu, "cores": str(usable_cores()), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
             "kernel threads": f"{numba_kernels.get_num_threads()} (tinygrad_mnist's pool)"}
     try:
@@ -222,14 +223,6 @@ def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
     yield "CNN training step, batch 64", impls
 
 
-def available_cores() -> int:
-    """The cores this process may run on (a container's or taskset's share, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 @contextlib.contextmanager
 def thread_limit(n: int):
     """Every pool at `n` threads inside the block: the engine's kernels and its BLAS
@@ -259,7 +252,7 @@ def thread_limit(n: int):
 def thread_sweep(counts: List[int], data: mnist.Dataset, floats, repeats: int, rounds: int, quick: bool):
     """6. The training workloads at each thread count, the engine and PyTorch side by side.
     Counts above the cores this process may use are skipped: they would measure time slicing."""
-    cores = available_cores()
+    cores = usable_cores()
     rows = []
     for n in sorted(set(c for c in counts if c <= cores)):
         with thread_limit(n):
@@ -396,7 +389,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               "ratios below 1: the engine is faster)\n")
         print(sweep_table(rows))
         if skipped:
-            print(f"\nskipped (more threads than the {available_cores()} cores here): {', '.join(map(str, skipped))}")
+            print(f"\nskipped (more threads than the {usable_cores()} cores here): {', '.join(map(str, skipped))}")
         results.update(sweep=rows, skipped_threads=skipped)
         return finish(results, args.json, started)
 

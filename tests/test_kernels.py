@@ -4,6 +4,7 @@ This file also runs with NUMBA_DISABLE_JIT=1 (see test_kernels_without_jit),
 where the same kernel code executes as plain Python; sizes shrink there.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -382,3 +383,15 @@ def test_conv_output_layout_and_its_adjoint(B, O, OH, OW, dtype, rng):
     np.testing.assert_array_equal(got, want)
     close(got_sum, want_sum, dtype)
     np.testing.assert_array_equal(nb.nchw_to_rows(g[:, :, ::-1])[0], ref.nchw_to_rows(g[:, :, ::-1])[0])
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_the_pool_is_sized_to_the_cores_the_process_may_use():
+    """Under `taskset -c 0` the default pool has one thread, however many cores the host has."""
+    code = "from tinygrad_mnist.kernels import numba_kernels as k; print(k.get_num_threads())"
+    proc = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120) if shutil.which("taskset") else None
+    if proc is None:
+        pytest.skip("no taskset here")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"

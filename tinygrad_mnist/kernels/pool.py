@@ -47,12 +47,21 @@ def jit(fastmath=FASTMATH):
     return wrap
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: a container's or `taskset`'s share, not the host's
+    count (a pool sized to the host would oversubscribe the share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class _Pool:
     """The worker threads (the calling thread is one of the `threads`). A forked child does not
     inherit the parent's threads, so the pool remembers its process and starts anew in a child."""
 
     def __init__(self) -> None:
-        self.threads = max(1, min(numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1))
+        self.threads = max(1, min(numba.config.NUMBA_NUM_THREADS, usable_cores()))
         self.lock = threading.Lock()
         self.executor: Optional[ThreadPoolExecutor] = None
         self.pid = 0
