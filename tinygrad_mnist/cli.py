@@ -66,7 +66,7 @@ def _data_and_model(parser, model_help):
     parser.add_argument("--local-mnist", metavar="DIR", type=path,
                         help="read the four MNIST idx files (raw or .gz) from DIR instead of the embedded copy")
     parser.add_argument("--threads", type=thread_count, metavar="N",
-                        help="threads for the numba kernels (default: all cores)")
+                        help="threads in all: the kernels' pool and BLAS (default: every core this process may use)")
 
 
 def train_parser():
