@@ -9,6 +9,8 @@ result is a C-contiguous NCHW array.
 """
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import numpy as np
 
 from .numpy_kernels import conv_out_size
@@ -118,7 +120,7 @@ def _rows_to_nchw_images(rows, bias, out, lo, hi):
                 out[b, o, p] = r[o] + bias[o]
 
 
-def rows_to_nchw(rows: np.ndarray, bias, shape: tuple) -> np.ndarray:
+def rows_to_nchw(rows: np.ndarray, bias: Optional[np.ndarray], shape: tuple) -> np.ndarray:
     """A convolution's product rows [B·OH·OW, O] plus `bias` [O] (or None) as the NCHW output
     `shape` [B, O, OH, OW]: the bias add and the transpose in one pass, over threads by image."""
     B, O, OH, OW = shape
@@ -144,7 +146,7 @@ def _nchw_to_rows_images(g, out, lo, hi):
     return sums
 
 
-def nchw_to_rows(grad: np.ndarray):
+def nchw_to_rows(grad: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """The adjoint layout change of `rows_to_nchw`: grad [B, O, OH, OW] as rows [B·OH·OW, O],
     and its sum over batch and positions (the bias gradient), added per image in image order."""
     B, O = grad.shape[:2]

@@ -8,6 +8,8 @@ Kernels work on plain arrays only; they never see a `Tensor`.
 """
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import numpy as np
 
 
@@ -104,7 +106,7 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padd
     return np.ascontiguousarray(xp[:, :, ph:ph + H, pw:pw + W])
 
 
-def rows_to_nchw(rows: np.ndarray, bias, shape: tuple) -> np.ndarray:
+def rows_to_nchw(rows: np.ndarray, bias: Optional[np.ndarray], shape: tuple) -> np.ndarray:
     """A convolution's product rows [B·OH·OW, O] plus `bias` [O] (or None) as the NCHW output
     `shape` [B, O, OH, OW]."""
     B, O, OH, OW = shape
@@ -112,7 +114,7 @@ def rows_to_nchw(rows: np.ndarray, bias, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(y.reshape(B, OH, OW, O).transpose(0, 3, 1, 2))
 
 
-def nchw_to_rows(grad: np.ndarray):
+def nchw_to_rows(grad: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """The adjoint layout change of `rows_to_nchw`: grad [B, O, OH, OW] as rows [B·OH·OW, O],
     and its sum over batch and positions (the bias gradient)."""
     rows = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, grad.shape[1])
