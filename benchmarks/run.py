@@ -385,7 +385,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     results: Dict[str, object] = {"machine": info, "quick": args.quick}
     if args.threads:
         rows, skipped = thread_sweep(args.threads, mnist.load(), baselines.float_data(), repeats, rounds, args.quick)
-        print(f"\n## 6. Thread sweep (speedups over {rows[0]['threads']} thread{'s' if rows[0]['threads'] > 1 else ''}; "
+        base = rows[0]["threads"]
+        print(f"\n## 6. Thread sweep (speedups over {base} thread{'s' if base > 1 else ''}; "
               "ratios below 1: the engine is faster)\n")
         print(sweep_table(rows))
         if skipped:

@@ -64,5 +64,6 @@ def load(path: str) -> TrainingState:
         numbers, rng, epoch = json.loads(meta["optimizer_numbers"]), json.loads(meta["rng"]), int(meta["epoch"])
     except (KeyError, ValueError) as err:
         raise CheckpointError(f"{state_path}: not a training state file ({err})") from None
-    settings = {k: meta[k] for k in ("model", "optimizer", "learning_rate", "lr_decay", "batch_size", "seed") if k in meta}
+    names = ("model", "optimizer", "learning_rate", "lr_decay", "batch_size", "seed")
+    settings = {k: meta[k] for k in names if k in meta}
     return TrainingState(arrays, numbers, rng, epoch, settings)

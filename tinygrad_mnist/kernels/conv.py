@@ -77,7 +77,8 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: tuple, padding: tuple, dilat
     rows = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(B, H, W * C)
     OH, OW = (conv_out_size(n, k, s, p, d) for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
     out = np.empty((B * OH * OW, C * kh * kw), dtype=dtype)
-    for_rows(_im2col_images, B, _patch_work(out.shape[0], kh, kw * C), rows, C, kh, kw, *stride, *padding, *dilation, out)
+    work = _patch_work(out.shape[0], kh, kw * C)
+    for_rows(_im2col_images, B, work, rows, C, kh, kw, *stride, *padding, *dilation, out)
     return out
 
 
@@ -106,7 +107,8 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padd
     B, C, H, W = shape
     cols = np.ascontiguousarray(cols)
     out = np.zeros((B, H, W * C), dtype=cols.dtype)
-    for_rows(_col2im_images, B, _patch_work(cols.shape[0], kh, kw * C), cols, C, kh, kw, *stride, *padding, *dilation, out)
+    work = _patch_work(cols.shape[0], kh, kw * C)
+    for_rows(_col2im_images, B, work, cols, C, kh, kw, *stride, *padding, *dilation, out)
     return np.ascontiguousarray(out.reshape(B, H, W, C).transpose(0, 3, 1, 2))
 
 

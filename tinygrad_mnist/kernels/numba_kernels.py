@@ -19,5 +19,6 @@ from .products import matmul
 from .softmax import log_softmax, log_softmax_backward, nll, nll_backward
 
 __all__ = ["matmul", "log_softmax", "log_softmax_backward", "nll", "nll_backward", "relu", "relu_backward",
-           "argmax", "adamw_update", "im2col", "col2im", "rows_to_nchw", "nchw_to_rows", "max_pool2d", "max_pool2d_backward",
+           "argmax", "adamw_update", "im2col", "col2im", "rows_to_nchw", "nchw_to_rows", "max_pool2d",
+           "max_pool2d_backward",
            "conv_out_size", "pool_out_size", "result_dtype", "set_num_threads", "get_num_threads"]
