@@ -395,3 +395,30 @@ def test_the_pool_is_sized_to_the_cores_the_process_may_use():
         pytest.skip("no taskset here")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("B,H,W,O,kh,kw,dtype", [
+    (1, 5, 5, 1, 1, 1, np.float64), (3, 7, 6, 4, 3, 2, np.float64), (2, 9, 8, 5, 2, 4, np.float32),
+    (4 if NOJIT else 64, 28, 28, 32, 5, 5, np.uint8),   # Candle's conv1 on a batch of pixels
+    (2, 28, 28, 32, 5, 5, np.float32),
+])
+def test_conv_one_channel_is_the_patch_product(B, H, W, O, kh, kw, dtype, rng):
+    """The single-channel convolution and its gradients: the same sums as im2col and a product,
+    on both kernel sets."""
+    x = rng.integers(0, 256, (B, H, W), dtype=np.uint8) if dtype == np.uint8 else rng.standard_normal((B, H, W))
+    wdt = np.float32 if dtype == np.uint8 else dtype
+    x = x.astype(dtype)
+    w, bias = rng.standard_normal((O, kh, kw)).astype(wdt), rng.standard_normal(O).astype(wdt)
+    OH, OW = H - kh + 1, W - kw + 1
+    cols = ref.im2col(x[:, None], kh, kw, (1, 1), (0, 0), (1, 1), wdt)
+    want = (cols @ w.reshape(O, -1).T + bias).reshape(B, OH, OW, O).transpose(0, 3, 1, 2)
+    g = rng.standard_normal((B, O, OH, OW)).astype(wdt)
+    want_dw = (g.transpose(0, 2, 3, 1).reshape(-1, O).T @ cols).reshape(O, kh, kw)
+    for k in (nb, ref):
+        y = k.conv_one_channel(x, w, bias)
+        assert y.dtype == wdt and y.flags.c_contiguous and y.shape == (B, O, OH, OW)
+        close(y, want, wdt)
+        close(k.conv_one_channel(x, w, None), want - bias[:, None, None], wdt)
+        dw, db = k.conv_one_channel_backward(g, x, kh, kw)
+        close(dw, want_dw, wdt)
+        close(db, g.sum(axis=(0, 2, 3)), wdt)

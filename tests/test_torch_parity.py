@@ -176,6 +176,7 @@ CASES = {
                              else TF.cross_entropy(a, lib.const(t)), [f(3, 4), ids(3, 4)]),
     # convolution and pooling
     "conv2d": (lambda lib, x, w, b: lib.conv2d(x, w, b), [f(2, 3, 5, 4), f(4, 3, 3, 2), f(4)]),
+    "conv2d_one_channel": (lambda lib, x, w, b: lib.conv2d(x, w, b), [f(2, 1, 6, 5), f(3, 1, 3, 2), f(3)]),
     "conv2d_stride_padding": (lambda lib, x, w: lib.conv2d(x, w, stride=2, padding=1), [f(2, 2, 5, 5), f(3, 2, 3, 3)]),
     "conv2d_tuples": (lambda lib, x, w: lib.conv2d(x, w, stride=(2, 1), padding=(1, 2)), [f(1, 2, 6, 5), f(2, 2, 3, 2)]),
     "conv2d_dilation": (lambda lib, x, w: lib.conv2d(x, w, dilation=(2, 1), padding=1), [f(1, 2, 7, 6), f(2, 2, 3, 3)]),

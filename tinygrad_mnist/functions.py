@@ -617,11 +617,19 @@ class Conv2d(Function):
     with W_flat the filters as rows (`_flat_filters`):
     d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
     With `groups` g, channels and filters split into g independent convolutions.
+    A single input channel at stride 1 without padding (the CNN's first layer) takes a kernel
+    that forms the same sums from each image's patches directly (`conv_one_channel`).
     """
 
     @staticmethod
     def forward(ctx: Context, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         (B, _, H, W), (O, Cg, kh, kw) = x.shape, w.shape
+        ctx.geometry, ctx.x_shape, ctx.groups = (stride, padding, dilation), x.shape, groups
+        plain = tuple(stride) == (1, 1) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
+        ctx.one_channel = Cg == 1 and groups == 1 and plain
+        if ctx.one_channel:
+            ctx.save_for_backward(x, w)
+            return kernels.impl.conv_one_channel(x[:, 0], w[:, 0], b)
         OH, OW = (kernels.impl.conv_out_size(n, k, s, p, d)
                   for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
         Og, geometry = O // groups, (stride, padding, dilation)
@@ -629,29 +637,35 @@ class Conv2d(Function):
         y = _join([kernels.impl.matmul(c, _flat_filters(w[g * Og:(g + 1) * Og]).T)  # [B·OH·OW, O]
                    for g, c in enumerate(cols)], axis=1)
         ctx.save_for_backward(cols, w)
-        ctx.geometry, ctx.x_shape, ctx.groups = geometry, x.shape, groups
         return kernels.impl.rows_to_nchw(y, b, (B, O, OH, OW))  # + b, as [B, O, OH, OW]
 
     @staticmethod
     def backward(ctx: Context, grad):
-        cols, w = ctx.saved_tensors
+        saved, w = ctx.saved_tensors  # the patches, or the input itself on the one-channel path
         needs, groups = ctx.needs_input_grad, ctx.groups
         O, Cg, kh, kw = w.shape
         Og = O // groups
-        g, g_sum = kernels.impl.nchw_to_rows(grad)  # [B·OH·OW, O], and Σ G for the bias
         k, mm = kernels.impl, kernels.impl.matmul
         B, _, H, W = ctx.x_shape
-        dx = dw = None
+        dx = dw = g = None
+        if ctx.one_channel:
+            if needs[1] or len(needs) == 3 and needs[2]:
+                dw, g_sum = k.conv_one_channel_backward(grad, saved[:, 0], kh, kw)
+                dw = dw.reshape(O, 1, kh, kw)
+            if needs[0]:
+                g, _ = k.nchw_to_rows(grad)
+        else:
+            g, g_sum = k.nchw_to_rows(grad)  # [B·OH·OW, O], and Σ G for the bias
+            if needs[1]:
+                dw = _join([mm(g[:, i * Og:(i + 1) * Og].T, saved[i]).reshape(Og, kh, kw, Cg)
+                            for i in range(groups)], axis=0).transpose(0, 3, 1, 2)
+                dw = np.ascontiguousarray(dw)
         if needs[0]:
             dx = _join([k.col2im(mm(g[:, i * Og:(i + 1) * Og], _flat_filters(w[i * Og:(i + 1) * Og])),
                                  (B, Cg, H, W), kh, kw, *ctx.geometry) for i in range(groups)], axis=1)
-        if needs[1]:
-            dw = _join([mm(g[:, i * Og:(i + 1) * Og].T, cols[i]).reshape(Og, kh, kw, Cg)
-                        for i in range(groups)], axis=0).transpose(0, 3, 1, 2)
-            dw = np.ascontiguousarray(dw)
         if len(needs) == 2:
-            return dx, dw
-        return dx, dw, (g_sum if needs[2] else None)
+            return dx, (dw if needs[1] else None)
+        return dx, (dw if needs[1] else None), (g_sum if needs[2] else None)
 
 
 class MaxPool2d(Function):

@@ -17,6 +17,7 @@ from .numpy_kernels import conv_out_size
 from .pool import for_rows, jit, sum_in_order
 
 NS_PER_COPY = 0.5     # estimated single-thread ns per element moved
+NS_PER_FMA = 1 / 16   # and per multiply-add of the single-channel convolution (long vector loops)
 NS_PER_RUN = 5.0      # and per contiguous run of kw·C elements: with one channel (conv1) the runs
                       # are 5 long and cost more than their elements (measured 1.5 ms for 0.9 M)
 
@@ -155,6 +156,107 @@ def nchw_to_rows(grad: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     g = np.ascontiguousarray(grad).reshape(B, O, -1)
     out = np.empty((g.shape[0] * g.shape[2], O), grad.dtype)
     return out, sum_in_order(for_rows(_nchw_to_rows_images, B, g.size * NS_PER_COPY, g, out))
+
+
+# ---- one input channel, stride 1, no padding (Candle's conv1: 1 -> 32 channels, 5x5)
+# With one channel a patch row is only kh·kw = 25 values long, so im2col, a product with an
+# inner size of 25 and the transpose to NCHW are mostly memory traffic. Here each image's
+# kh·kw shifted windows are laid out as rows of OH·OW values ("windows", 58 KB, in cache), and
+# the output planes are built from them directly: a long axpy per (filter, tap) forward, a long
+# dot product per (filter, tap) for d/dw. The same sums, in tap order.
+
+
+@jit()
+def _windows(x, b, kh, kw, buf):
+    """buf[i·kw + j, oh·OW + ow] = x[b, oh + i, ow + j]: the image's patches, one row per tap."""
+    OH, OW = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    for i in range(kh):
+        for j in range(kw):
+            row = buf[i * kw + j]
+            for oh in range(OH):
+                src = x[b, oh + i]
+                for ow in range(OW):
+                    row[oh * OW + ow] = buf.dtype.type(src[ow + j])
+
+
+@jit()
+def _conv_one_channel_images(x, w, bias, kh, kw, out, lo, hi):
+    O, P = out.shape[1], out.shape[2]
+    buf = np.empty((kh * kw, P), out.dtype)
+    for b in range(lo, hi):
+        _windows(x, b, kh, kw, buf)
+        for o in range(O):
+            y = out[b, o]
+            for p in range(P):
+                y[p] = bias[o]
+            t = 0
+            while t + 5 <= kh * kw:  # five taps a pass: one load and store of y per five multiply-adds
+                w0, w1, w2, w3, w4 = w[o, t], w[o, t + 1], w[o, t + 2], w[o, t + 3], w[o, t + 4]
+                s0, s1, s2, s3, s4 = buf[t], buf[t + 1], buf[t + 2], buf[t + 3], buf[t + 4]
+                for p in range(P):
+                    y[p] += w0 * s0[p] + w1 * s1[p] + w2 * s2[p] + w3 * s3[p] + w4 * s4[p]
+                t += 5
+            for t in range(t, kh * kw):
+                wt, src = w[o, t], buf[t]
+                for p in range(P):
+                    y[p] += wt * src[p]
+
+
+def conv_one_channel(x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+    """x [B, H, W] ⋆ w [O, kh, kw] + bias [O] (or None) → [B, O, OH, OW], in w's dtype
+    (cross-correlation, stride 1, no padding)."""
+    (B, H, W), (O, kh, kw) = x.shape, w.shape
+    OH, OW = H - kh + 1, W - kw + 1
+    x, flat = np.ascontiguousarray(x), np.ascontiguousarray(w.reshape(O, kh * kw))
+    bias = np.zeros(O, w.dtype) if bias is None else np.ascontiguousarray(bias, dtype=w.dtype)
+    out = np.empty((B, O, OH * OW), w.dtype)
+    for_rows(_conv_one_channel_images, B, out.size * kh * kw * NS_PER_FMA, x, flat, bias, kh, kw, out)
+    return out.reshape(B, O, OH, OW)
+
+
+@jit()
+def _conv_one_channel_grad_images(g, x, kh, kw, lo, hi):
+    O, P = g.shape[1], g.shape[2]
+    acc = np.zeros((O, kh * kw + 1), g.dtype)  # d/dw by tap, then d/dbias
+    buf = np.empty((kh * kw, P), g.dtype)
+    for b in range(lo, hi):
+        _windows(x, b, kh, kw, buf)
+        for o in range(O):
+            gr, s = g[b, o], g.dtype.type(0)
+            for p in range(P):
+                s += gr[p]
+            acc[o, kh * kw] += s
+            t = 0
+            while t + 5 <= kh * kw:  # five taps a pass: each gradient value loaded once for five
+                q0 = q1 = q2 = q3 = q4 = g.dtype.type(0)
+                s0, s1, s2, s3, s4 = buf[t], buf[t + 1], buf[t + 2], buf[t + 3], buf[t + 4]
+                for p in range(P):
+                    v = gr[p]
+                    q0 += v * s0[p]
+                    q1 += v * s1[p]
+                    q2 += v * s2[p]
+                    q3 += v * s3[p]
+                    q4 += v * s4[p]
+                acc[o, t], acc[o, t + 1], acc[o, t + 2] = acc[o, t] + q0, acc[o, t + 1] + q1, acc[o, t + 2] + q2
+                acc[o, t + 3], acc[o, t + 4] = acc[o, t + 3] + q3, acc[o, t + 4] + q4
+                t += 5
+            for t in range(t, kh * kw):
+                src, s = buf[t], g.dtype.type(0)
+                for p in range(P):
+                    s += gr[p] * src[p]
+                acc[o, t] += s
+    return acc
+
+
+def conv_one_channel_backward(grad: np.ndarray, x: np.ndarray, kh: int, kw: int) -> Tuple[np.ndarray, np.ndarray]:
+    """d/dw [O, kh, kw] and d/dbias [O] of `conv_one_channel(x, w, bias)`, given its output's
+    gradient [B, O, OH, OW]; per-image sums added in image order."""
+    B, O = grad.shape[:2]
+    g = np.ascontiguousarray(grad).reshape(B, O, -1)
+    parts = for_rows(_conv_one_channel_grad_images, B, g.size * kh * kw * NS_PER_FMA, g, np.ascontiguousarray(x),
+                     kh, kw)
+    acc = sum_in_order(parts)
+    return acc[:, :kh * kw].reshape(O, kh, kw), acc[:, kh * kw].copy()
 
 
 @jit()

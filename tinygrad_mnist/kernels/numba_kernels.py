@@ -5,13 +5,15 @@ Each family lives in its own file, with the reasons for its design beside it:
     pool.py         compiling (`jit`) and spreading rows over threads (`for_rows`)
     products.py     matmul
     softmax.py      log_softmax, nll and their gradients
-    conv.py         im2col, col2im, the output's layout change, max_pool2d and its gradient
+    conv.py         im2col, col2im, the output's layout change, a single-channel convolution,
+                    max_pool2d and its gradient
     elementwise.py  relu and its gradient, argmax, the AdamW update
 
 A kernel calls compiled helpers from its own file only: numba caches each
 file's compiled code separately and would not notice a change in another.
 """
-from .conv import col2im, im2col, max_pool2d, max_pool2d_backward, nchw_to_rows, rows_to_nchw
+from .conv import (col2im, conv_one_channel, conv_one_channel_backward, im2col, max_pool2d, max_pool2d_backward,
+                   nchw_to_rows, rows_to_nchw)
 from .elementwise import adamw_update, argmax, relu, relu_backward
 from .numpy_kernels import conv_out_size, pool_out_size, result_dtype
 from .pool import get_num_threads, set_num_threads
@@ -19,6 +21,6 @@ from .products import matmul
 from .softmax import log_softmax, log_softmax_backward, nll, nll_backward
 
 __all__ = ["matmul", "log_softmax", "log_softmax_backward", "nll", "nll_backward", "relu", "relu_backward",
-           "argmax", "adamw_update", "im2col", "col2im", "rows_to_nchw", "nchw_to_rows", "max_pool2d",
-           "max_pool2d_backward",
+           "argmax", "adamw_update", "im2col", "col2im", "rows_to_nchw", "nchw_to_rows", "conv_one_channel",
+           "conv_one_channel_backward", "max_pool2d", "max_pool2d_backward",
            "conv_out_size", "pool_out_size", "result_dtype", "set_num_threads", "get_num_threads"]

@@ -121,6 +121,23 @@ def nchw_to_rows(grad: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return rows, rows.sum(axis=0)
 
 
+def conv_one_channel(x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+    """x [B, H, W] ⋆ w [O, kh, kw] + bias [O] (or None) → [B, O, OH, OW], in w's dtype
+    (cross-correlation, stride 1, no padding)."""
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(w.dtype, copy=False), w.shape[1:], axis=(1, 2))
+    y = np.einsum("bhwij,oij->bohw", windows, w)
+    if bias is not None:
+        y += bias.astype(w.dtype, copy=False)[:, None, None]
+    return np.ascontiguousarray(y)
+
+
+def conv_one_channel_backward(grad: np.ndarray, x: np.ndarray, kh: int, kw: int) -> Tuple[np.ndarray, np.ndarray]:
+    """d/dw [O, kh, kw] and d/dbias [O] of `conv_one_channel(x, w, bias)`, given its output's
+    gradient [B, O, OH, OW]."""
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(grad.dtype, copy=False), (kh, kw), axis=(1, 2))
+    return np.einsum("bohw,bhwij->oij", grad, windows), grad.sum(axis=(0, 2, 3))
+
+
 def pool_out_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
     """Output positions of a pooling window along one side (PyTorch's rule: with ceil_mode, a
     last window that would start in the right padding is dropped)."""
