@@ -251,14 +251,22 @@ def thread_limit(n: int):
 
 def thread_sweep(counts: List[int], data: mnist.Dataset, floats, repeats: int, rounds: int, quick: bool):
     """6. The training workloads at each thread count, the engine and PyTorch side by side.
-    Counts above the cores this process may use are skipped: they would measure time slicing."""
+    Counts above the cores this process may use are skipped: they would measure time slicing.
+    Thread counts alternate within each round as the implementations do, so a machine that
+    gets busier during the run slows every count alike rather than the last ones."""
     cores = usable_cores()
+    ran = sorted(set(c for c in counts if c <= cores))
     rows = []
-    for n in sorted(set(c for c in counts if c <= cores)):
-        with thread_limit(n):
-            for name, impls in epoch_workloads(data, floats, quick):
-                impls = {k: v for k, v in impls.items() if k in ("engine", "torch")}
-                rows.append({"workload": name, "threads": n, "ms": compare(impls, repeats, rounds)})
+    for name, impls in epoch_workloads(data, floats, quick):
+        impls = {k: v for k, v in impls.items() if k in ("engine", "torch")}
+        samples: Dict[int, Dict[str, List[float]]] = {n: {k: [] for k in impls} for n in ran}
+        for _ in range(rounds):
+            for n in ran:
+                with thread_limit(n):
+                    for k, fn in impls.items():
+                        samples[n][k].append(median_ms(fn, repeats))
+        rows += [{"workload": name, "threads": n,
+                  "ms": {k: statistics.median(v) for k, v in samples[n].items()}} for n in ran]
     return rows, sorted(set(c for c in counts if c > cores))
 
 
