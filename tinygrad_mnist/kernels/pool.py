@@ -5,9 +5,9 @@
 - `for_rows(kernel, n, work, *args)`: a kernel body works on a contiguous range
   of rows `lo..hi`. Small jobs run once on the calling thread; large ones are
   cut into chunks of at least `MIN_CHUNK_WORK`, at most one per thread, run on
-  a small pool of Python threads (the
-  kernels release the GIL), and their results come back in chunk order, so a
-  reduction summed in that order gives the same bits for the same thread count.
+  a small pool of Python threads (the kernels release the GIL), and their
+  results come back in chunk order, so a reduction summed in that order gives
+  the same bits for the same thread count.
   Idle pool threads block instead of spinning, so they never steal the cores
   BLAS is using.
 
@@ -103,8 +103,8 @@ def chunk_count(n: int, work: float) -> int:
 
 
 def for_rows(kernel: Callable, n: int, work: float, *args) -> List:
-    """Run `kernel(*args, lo, hi)` over rows 0..n: at once, or in one chunk per thread when
-    `work` (estimated ns on one thread) is large. Returns each chunk's result, in chunk order."""
+    """Run `kernel(*args, lo, hi)` over rows 0..n: at once, or in `chunk_count(n, work)` chunks
+    when `work` (estimated ns on one thread) is large. Returns each chunk's result, in chunk order."""
     nchunks = chunk_count(n, work)
     if nchunks <= 1:
         return [kernel(*args, 0, n)]
