@@ -5,18 +5,39 @@ import inspect
 import re
 from pathlib import Path
 
-from tinygrad_mnist.kernels import numba_kernels, numpy_kernels
+import pytest
+
+from tinygrad_mnist import kernels
+from tinygrad_mnist.kernels import interface, numba_kernels, numpy_kernels
 
 KERNELS = Path(numba_kernels.__file__).parent
 PACKAGE = KERNELS.parent
 
 
-def test_every_numba_kernel_has_a_numpy_twin_of_the_same_signature():
-    helpers = {"set_num_threads", "get_num_threads", "conv_out_size", "pool_out_size", "result_dtype"}
-    for name in sorted(set(numba_kernels.__all__) - helpers):
-        twin = getattr(numpy_kernels, name, None)
-        assert twin is not None, f"{name} has no numpy twin"
-        assert inspect.signature(getattr(numba_kernels, name)) == inspect.signature(twin), name
+def _parameters(fn, drop_self=False):
+    """Names, kinds and defaults: what a caller relies on (annotations are a spelling)."""
+    params = list(inspect.signature(fn).parameters.values())[1 if drop_self else 0:]
+    return [(p.name, p.kind, p.default) for p in params]
+
+
+@pytest.mark.parametrize("kernel_set", [numba_kernels, numpy_kernels], ids=["numba", "numpy"])
+def test_each_kernel_set_implements_the_declared_interface(kernel_set):
+    """Every kernel and thread control of `interface.KernelSet`, with its parameters; nothing
+    public beyond it (a kernel the interface does not name would be one only one set has)."""
+    assert isinstance(kernel_set, interface.KernelSet)
+    for name in interface.KERNELS:
+        declared = getattr(interface.KernelSet, name)
+        assert _parameters(getattr(kernel_set, name)) == _parameters(declared, drop_self=True), name
+    if hasattr(kernel_set, "__all__"):
+        assert sorted(kernel_set.__all__) == sorted(interface.KERNELS)
+
+
+def test_nothing_tells_the_kernel_sets_apart_by_name():
+    """The engine asks the interface (threads, compiled or not), never which module it got."""
+    for path in PACKAGE.rglob("*.py"):
+        assert not re.search(r"__name__\.endswith|\.nbi\b", path.read_text()), path.name
+    with kernels.use("numpy"):
+        assert kernels.is_compiled() and kernels.get_threads() == 1
 
 
 def test_no_llvm_ir_and_no_identity_caches():

@@ -13,7 +13,7 @@ before numpy is imported.
 import importlib
 from typing import Any
 
-from .cli import VERSION as __version__  # noqa: F401  (cli.py imports only the standard library)
+from ._version import VERSION as __version__  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck  # imports no numpy; binds the function, not the module
 
 _EXPORTS = {"Tensor": "tensor", "cat": "tensor", "stack": "tensor", "nll": "losses", "cross_entropy": "losses",

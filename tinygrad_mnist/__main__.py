@@ -1,5 +1,5 @@
 """`python -m tinygrad_mnist`: what the package offers, and where to start."""
-from .cli import VERSION
+from ._version import VERSION
 
 OFFERS = f"""tinygrad_mnist {VERSION}: a minimal reverse-mode autograd engine that trains MNIST on a CPU.
 

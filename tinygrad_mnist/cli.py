@@ -1,9 +1,10 @@
-"""Command-line parsers of the trainer and the evaluator, and the process settings of the
-command line.
+"""The command line's parsers (train, evaluate, predict), their per-model defaults, and the
+process settings the programs make before numpy loads.
 
-This module imports only the standard library: argparse-manpage loads it at
-build time (`[build_manpages]` in setup.cfg), before numpy or numba are
-installed, and `tune_process` must run before numpy loads OpenBLAS.
+This module imports only the standard library, and of the package only its version:
+argparse-manpage loads this file on its own at build time (`[build_manpages]` in
+setup.cfg), before numpy or numba are installed, and `tune_process` must run before
+numpy loads OpenBLAS. The console scripts start in `commands.py`.
 """
 import argparse
 import ctypes
@@ -11,8 +12,12 @@ import math
 import os
 import sys
 
-VERSION = "0.1.0"  # the package's __version__ (here: this module may import nothing of the package)
-MODELS = ("linear", "mlp", "cnn")
+try:
+    from ._version import VERSION
+except ImportError:  # loaded as a lone file by argparse-manpage at build time: --version is never run there
+    VERSION = "(unknown)"
+
+MODELS = ("linear", "mlp", "cnn")  # the keys of models.MODELS, in that order (tests/test_layout.py ties them)
 # The tutorial's and Candle's example's choices, per model.
 # The tutorial's choices for its linear model, kept exactly; for the MLP and the CNN, settings that
 # reach a good model within their default epochs on 2 cores (README: 97.65 % and 99.22 %).
@@ -23,6 +28,16 @@ DEFAULT_BATCH_SIZE = {"linear": None, "mlp": 64, "cnn": 64}  # None: the whole t
 DEFAULT_EPOCHS = {"linear": 10, "mlp": 10, "cnn": 10}
 # The learning rate of epoch e is LR * DECAY**(e - 1): 1 keeps it constant (the tutorial's SGD).
 DEFAULT_LR_DECAY = {"linear": 1.0, "mlp": 1.0, "cnn": 0.7}
+
+
+def per_model(defaults: dict) -> str:
+    """A per-model default as help text: `0.1 for linear and mlp, 0.001 for cnn`."""
+    groups: dict = {}
+    for model in MODELS:
+        groups.setdefault(defaults[model], []).append(model)
+    shown = {None: "the whole training set", 1.0: "1 (constant)"}
+    return "; ".join(f"{shown.get(value, value)} for {' and '.join(names)}" if len(groups) > 1
+                     else f"{shown.get(value, value)}" for value, names in groups.items())
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,13 +93,13 @@ def train_parser():
                "2 on bad arguments, 130 when interrupted (Ctrl-C).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     parser.add_argument("--learning-rate", type=positive_float, metavar="LR",
-                        help="learning rate (default: 0.1 for linear and mlp, 0.001 for cnn)")
+                        help=f"learning rate (default: {per_model(DEFAULT_LEARNING_RATE)})")
     parser.add_argument("--lr-decay", type=decay_factor, metavar="GAMMA",
                         help="multiply the learning rate by GAMMA after each epoch: epoch e trains at "
-                             "LR * GAMMA**(e-1), counting a resumed run's epochs (default: 1, constant, "
-                             "for linear and mlp; 0.7 for cnn)")
+                             "LR * GAMMA**(e-1), counting a resumed run's epochs "
+                             f"(default: {per_model(DEFAULT_LR_DECAY)})")
     parser.add_argument("--epochs", type=non_negative_int, default=None,
-                        help="epochs to train (default: 10)")
+                        help=f"epochs to train (default: {per_model(DEFAULT_EPOCHS)})")
     parser.add_argument("--save-model-path", metavar="PATH", type=path,
                         help="write the trained weights here as safetensors (atomically, directories created)")
     start = parser.add_mutually_exclusive_group()
@@ -98,10 +113,9 @@ def train_parser():
                             "with ReLU; cnn: Candle's convolutional net (default: the model of the checkpoint "
                             "loaded or resumed, else linear)")
     parser.add_argument("--optimizer", choices=("sgd", "adamw"),
-                        help="optimizer (default: sgd for linear and mlp, adamw for cnn)")
+                        help=f"optimizer (default: {per_model(DEFAULT_OPTIMIZER)})")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
-                        help="minibatch size, reshuffled each epoch (default: the whole training set for "
-                             "linear, 64 for mlp and cnn)")
+                        help=f"minibatch size, reshuffled each epoch (default: {per_model(DEFAULT_BATCH_SIZE)})")
     parser.add_argument("--seed", type=seed, default=None,
                         help="seed of every random draw: weights, shuffling, dropout (default: 0)")
     parser.add_argument("--metrics-out", metavar="FILE", type=path,
@@ -133,9 +147,6 @@ def evaluate_parser():
     parser.add_argument("--show-errors", type=non_negative_int, default=0, metavar="N",
                         help="print the first N misclassified test digits as ASCII art")
     return parser
-
-
-get_parser = train_parser
 
 
 def start() -> None:
@@ -189,24 +200,3 @@ def tune_process() -> None:
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
     mallopt(M_MMAP_THRESHOLD, 256 << 20)
     mallopt(M_TRIM_THRESHOLD, 512 << 20)
-
-
-def train_entry() -> None:
-    """The `tinygrad-mnist-train` command."""
-    start()
-    from tinygrad_mnist import train
-    train.entry()
-
-
-def predict_entry() -> None:
-    """The `tinygrad-mnist-predict` command."""
-    start()
-    from tinygrad_mnist import predict
-    predict.entry()
-
-
-def evaluate_entry() -> None:
-    """The `tinygrad-mnist-evaluate` command."""
-    start()
-    from tinygrad_mnist import evaluate
-    evaluate.entry()

@@ -12,12 +12,11 @@ from typing import Dict, Type
 
 import numpy as np
 
+from .datasets.mnist import CLASSES as LABELS
+from .datasets.mnist import IMAGE_DIM, IMAGE_SIDE
 from .nn import Conv2dConfig, Dropout, Linear, Module, VarBuilder, conv2d, init, linear
 from .nn.layers import PIXEL_SCALE
 from .tensor import Tensor
-
-IMAGE_DIM = 28 * 28
-LABELS = 10
 
 
 def linear_z(in_dim: int, out_dim: int, vb: VarBuilder, input_scale: float = 1.0) -> Linear:
@@ -61,8 +60,8 @@ class ConvNet(Module):
 
     def forward(self, xs: Tensor) -> Tensor:
         x = xs.astype(np.float32) * PIXEL_SCALE  # pixels as 0..1 (a small batch: the copy is cheap)
-        x.name = x.name or "images / 255"  # no gradient flows into x, so no op records it: say it here
-        x = x.reshape(xs.shape[0], 1, 28, 28)
+        x.name = "images / 255"  # no gradient flows into x, so no op records it: say it here
+        x = x.reshape(xs.shape[0], 1, IMAGE_SIDE, IMAGE_SIDE)
         x = self.conv1(x).max_pool2d(2)
         x = self.conv2(x).max_pool2d(2)
         x = self.fc1(x.flatten(1)).relu()

@@ -19,13 +19,14 @@ from typing import List, Optional, TextIO
 
 import numpy as np
 
-from . import cli
+from . import cli, inference
 from .datasets import mnist
-from .evaluate import ascii_digit, model_kind, probabilities
-from .models import MODELS
-from .nn import VarBuilder, VarMap
+from .datasets.mnist import IMAGE_SIDE
+from .runner import exit_now, printer, run_command, set_threads
 from .tensor import Tensor
-from .train import exit_now, run_command, set_threads
+
+
+DIGIT_BOX = 20.0  # MNIST scaled each digit to fit 20×20 pixels, then centred it in 28×28
 
 
 class ImageError(mnist.DatasetError):
@@ -104,15 +105,15 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
         raise ImageError("the image holds no digit (it is all one shade)")
     (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0) + 1
     img = img[top:bottom, left:right]
-    scale = 20.0 / max(img.shape)
+    scale = DIGIT_BOX / max(img.shape)
     h, w = max(1, round(img.shape[0] * scale)), max(1, round(img.shape[1] * scale))
     rows = (np.arange(h) + 0.5) / scale - 0.5  # sample the crop at each small pixel's centre
     cols = (np.arange(w) + 0.5) / scale - 0.5
     small = _bilinear(img, rows, cols)
-    out = np.zeros((28, 28))
+    out = np.zeros((IMAGE_SIDE, IMAGE_SIDE))
     cy, cx = np.array(np.nonzero(small)).mean(axis=1) if small.any() else (h / 2, w / 2)
-    y0 = int(np.clip(round(14 - cy), 0, 28 - h))
-    x0 = int(np.clip(round(14 - cx), 0, 28 - w))
+    y0 = int(np.clip(round(IMAGE_SIDE / 2 - cy), 0, IMAGE_SIDE - h))
+    x0 = int(np.clip(round(IMAGE_SIDE / 2 - cx), 0, IMAGE_SIDE - w))
     out[y0:y0 + h, x0:x0 + w] = small
     return np.clip(out * (255.0 / max(out.max(), 1e-9)), 0, 255).astype(np.uint8)
 
@@ -128,23 +129,19 @@ def _bilinear(img: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray
     return top * (1 - fr) + bottom * fr
 
 
-def report(name: str, pixels: np.ndarray, probs: np.ndarray, out: TextIO, label: Optional[int] = None) -> None:
+def report(name: str, pixels: np.ndarray, probs: np.ndarray, say, label: Optional[int] = None) -> None:
     digit = int(np.argmax(probs))
     truth = "" if label is None else f" (true: {label})"
-    print(f"{name}: {digit} with probability {probs[digit]:.2f}{truth}", file=out)
-    print("  " + "  ".join(f"{d}: {p:.2f}" for d, p in enumerate(probs)), file=out)
-    print(ascii_digit(pixels), file=out)
+    say(f"{name}: {digit} with probability {probs[digit]:.2f}{truth}")
+    say("  " + "  ".join(f"{d}: {p:.2f}" for d, p in enumerate(probs)))
+    say(inference.ascii_digit(pixels))
 
 
 def run(args, out: Optional[TextIO] = None) -> int:
-    out = out or sys.stdout
     if not args.index and not args.images:
         raise ImageError("nothing to predict: give --index N or image files")
     set_threads(args.threads)
-    kind = model_kind(args.load_model_path, args.model)
-    varmap = VarMap()
-    model = MODELS[kind](VarBuilder.from_varmap(varmap))
-    varmap.load(args.load_model_path)
+    model = inference.load(args.load_model_path, inference.model_kind(args.load_model_path, args.model))
     names: List[str] = []
     pixels: List[np.ndarray] = []
     labels: List[Optional[int]] = []
@@ -163,11 +160,12 @@ def run(args, out: Optional[TextIO] = None) -> int:
             raise ImageError(str(err) if str(err).startswith(path) else f"{path}: {err}") from None
         names.append(path)
         labels.append(None)
-    probs = probabilities(model, Tensor(np.stack(pixels)))
+    probs = inference.probabilities(model, Tensor(np.stack(pixels)))
+    say = printer(out or sys.stdout)
     for n, (name, p, label) in enumerate(zip(names, probs, labels)):
         if n:
-            print(file=out)
-        report(name, pixels[n], p, out, label)
+            say("")
+        report(name, pixels[n], p, say, label)
     return 0
 
 

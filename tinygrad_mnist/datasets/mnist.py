@@ -17,11 +17,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..files import kind_of
 from ..tensor import Tensor
 
 EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-IMAGE_SIDE = 28
-CLASSES = 10
+IMAGE_SIDE = 28                  # each image is IMAGE_SIDE × IMAGE_SIDE pixels
+IMAGE_DIM = IMAGE_SIDE * IMAGE_SIDE  # stored flattened: [N, 784]
+CLASSES = 10                     # the digits 0-9
 # The four canonical names; the dotted variant (train-images.idx3-ubyte) and .gz are accepted too.
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -42,7 +44,6 @@ class Dataset:
     train_labels: Tensor
     test_images: Tensor
     test_labels: Tensor
-    labels: int = CLASSES
     source: str = ""
 
 
@@ -119,7 +120,6 @@ def _open_regular(path: str):
     try:
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):
-            from ..nn.checkpoint import kind_of
             raise DatasetError(f"{path}: is {kind_of(mode)}, not an idx data file")
         return open(path, "rb")
     except OSError as err:  # a symlink loop, no permission
@@ -174,7 +174,7 @@ def _images(path: str) -> np.ndarray:
     if arr.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise DatasetError(f"{path}: images are {arr.shape[1]}×{arr.shape[2]}, expected "
                            f"{IMAGE_SIDE}×{IMAGE_SIDE}")
-    return arr.reshape(arr.shape[0], IMAGE_SIDE * IMAGE_SIDE)
+    return arr.reshape(arr.shape[0], IMAGE_DIM)
 
 
 def _labels(path: str, images: np.ndarray, images_path: str) -> np.ndarray:

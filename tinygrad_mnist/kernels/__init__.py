@@ -3,8 +3,9 @@
 `TINYGRAD_MNIST_KERNELS=numba|numpy` picks the set when the engine is imported;
 `use("numpy")` switches it for a block of code on the calling thread (tests and
 benchmarks compare the two in one process; another thread keeps its own set).
-The graph code calls `kernels.impl.<name>(...)` and never knows which set it
-got; numba is imported only when its set is chosen.
+Both sets implement `interface.KernelSet`; the graph code calls
+`kernels.impl.<name>(...)` and never knows which set it got. numba is imported
+only when its set is chosen.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import os
 import threading
 from types import ModuleType
 from typing import Any, Iterator
+
+from . import blas
 
 BACKENDS = ("numba", "numpy")
 ENV_VAR = "TINYGRAD_MNIST_KERNELS"
@@ -42,17 +45,19 @@ def __getattr__(name: str) -> Any:
 
 
 def set_threads(n: int) -> None:
-    """Use `n` threads in all: the numba kernels' pool (the calling thread included) and the BLAS
-    that large products call (both kernel sets call it; the numpy set has no pool of its own)."""
-    if _current.impl.__name__.endswith("numba_kernels"):
-        _current.impl.set_num_threads(n)
-    from . import blas
+    """Use `n` threads in all: the kernel set's own (the calling thread included) and the BLAS
+    that large products call (both kernel sets call it)."""
+    _current.impl.set_num_threads(n)
     blas.set_threads(n)
 
 
 def get_threads() -> int:
-    impl = _current.impl
-    return impl.get_num_threads() if impl.__name__.endswith("numba_kernels") else 1
+    return _current.impl.get_num_threads()
+
+
+def is_compiled() -> bool:
+    """Whether the current set's first training step will compile nothing."""
+    return _current.impl.is_compiled()
 
 
 @contextlib.contextmanager

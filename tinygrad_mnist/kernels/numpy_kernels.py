@@ -1,7 +1,7 @@
 """Reference kernels in plain numpy: the twins the numba kernels are tested against.
 
 Every function here has a numba twin of the same name and signature in
-`numba_kernels.py`. These are written for clarity, not speed; the engine runs
+`numba_kernels.py`; both implement `interface.KernelSet`. These are written for clarity, not speed; the engine runs
 on them when `TINYGRAD_MNIST_KERNELS=numpy`.
 
 Kernels work on plain arrays only; they never see a `Tensor`.
@@ -192,3 +192,18 @@ def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarr
     v += t(1.0 - beta2) * (grad * grad)
     v_hat = v / t(1.0 - beta2 ** step)
     param -= t(lr / (1.0 - beta1 ** step)) * m / (np.sqrt(v_hat) + t(eps))
+
+
+def set_num_threads(n: int) -> None:
+    """The numpy set has no thread pool of its own (BLAS's threads are capped in `kernels.blas`)."""
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+
+
+def get_num_threads() -> int:
+    return 1
+
+
+def is_compiled() -> bool:
+    """Nothing to compile."""
+    return True

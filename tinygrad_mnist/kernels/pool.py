@@ -96,6 +96,17 @@ def get_num_threads() -> int:
     return _pool.threads
 
 
+def is_cached(kernel) -> bool:
+    """Whether numba's cache on disk holds compiled code for `kernel` that matches its source, so
+    its first call loads instead of compiling. Under NUMBA_DISABLE_JIT nothing is compiled."""
+    if numba.config.DISABLE_JIT:
+        return True
+    try:
+        return bool(kernel._cache._cache_file._load_index())  # numba's own check of the source stamp
+    except (AttributeError, OSError):
+        return False
+
+
 def chunk_count(n: int, work: float) -> int:
     """How many chunks `for_rows` cuts `n` rows of `work` (estimated ns on one thread) into:
     one per MIN_CHUNK_WORK of work, at most one per thread and per row, at least one."""

@@ -22,6 +22,8 @@ import numpy as np
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
+from ..files import kind_of
+
 
 class CheckpointError(Exception):
     """A checkpoint could not be read, written or matched to the model."""
@@ -34,16 +36,6 @@ def _umask() -> int:
 
 
 MAX_HEADER = 100 << 20  # a safetensors header of a few tensors is a few hundred bytes
-
-
-def kind_of(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a pipe (FIFO)"),
-                        (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return words
-    return "not a regular file"
 
 
 def save_target(path: str) -> str:

@@ -1,30 +1,22 @@
 """Parameter initialisers, with Candle's names and PyTorch's formulas.
 
-All random draws come from one generator: `seed(n)` makes weights, shuffling
-and dropout reproducible.
+All random draws come from the engine's one generator (`tinygrad_mnist.generator`, re-exported
+here as `seed` and `rng`): `seed(n)` makes weights, shuffling and dropout reproducible.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional, Tuple, Union
+from typing import Tuple
 
 import numpy as np
 
-_rng = np.random.default_rng()
+from ..generator import rng, seed
 
-
-def seed(value: Optional[int]) -> None:
-    """Restart the shared generator (None: from fresh OS entropy)."""
-    global _rng
-    _rng = np.random.default_rng(value)
-
-
-def rng() -> np.random.Generator:
-    """The shared generator behind every random draw of the library."""
-    return _rng
-
+__all__ = ["seed", "rng", "Init", "Const", "ZERO", "ONE", "Randn", "Uniform", "FanInOut", "NormalOrUniform",
+           "NonLinearity", "RELU", "LINEAR", "SIGMOID", "TANH", "SELU", "Kaiming", "DEFAULT_KAIMING_NORMAL",
+           "DEFAULT_KAIMING_UNIFORM"]
 
 Shape = Tuple[int, ...]
 
@@ -54,7 +46,7 @@ class Randn(Init):
     stdev: float = 1.0
 
     def __call__(self, shape, dtype=np.float32):
-        return _rng.normal(self.mean, self.stdev, shape).astype(dtype)
+        return rng().normal(self.mean, self.stdev, shape).astype(dtype)
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,7 @@ class Uniform(Init):
     up: float
 
     def __call__(self, shape, dtype=np.float32):
-        return _rng.uniform(self.lo, self.up, shape).astype(dtype)
+        return rng().uniform(self.lo, self.up, shape).astype(dtype)
 
 
 class FanInOut(Enum):
@@ -111,12 +103,10 @@ class Kaiming(Init):
     def __call__(self, shape, dtype=np.float32):
         std = self.non_linearity.gain / math.sqrt(self.fan.of(shape))
         if self.dist is NormalOrUniform.NORMAL:
-            return _rng.normal(0.0, std, shape).astype(dtype)
+            return rng().normal(0.0, std, shape).astype(dtype)
         bound = math.sqrt(3.0) * std
-        return _rng.uniform(-bound, bound, shape).astype(dtype)
+        return rng().uniform(-bound, bound, shape).astype(dtype)
 
 
 DEFAULT_KAIMING_NORMAL = Kaiming(NormalOrUniform.NORMAL, FanInOut.FAN_IN, RELU)
 DEFAULT_KAIMING_UNIFORM = Kaiming(NormalOrUniform.UNIFORM, FanInOut.FAN_IN, RELU)
-
-InitLike = Union[Init, float]

@@ -1,0 +1,108 @@
+"""Max-pooling on NCHW arrays and its gradient. Parallel over images: each thread writes only its
+own images' planes."""
+from __future__ import annotations
+
+import numpy as np
+
+from .pool import for_rows, jit
+
+NS_PER_COPY = 0.5  # estimated single-thread ns per element read or written
+
+
+@jit()
+def _taps(o, stride, padding, k, size):
+    """The taps (lo..hi-1) of window o, placed at o·stride − padding, that lie inside 0..size-1
+    (a kernel calls compiled helpers of its own file only: numba caches each file apart)."""
+    start = o * stride - padding
+    lo = max(0, -start)
+    return lo, max(lo, min(k, size - start))
+
+
+@jit()
+def _max_pool_images(x, kh, kw, sh, sw, ph, pw, out, index, lo, hi):
+    # The first maximum of a window wins, and a NaN beats everything (as in PyTorch); padding
+    # never wins. Selects, not branches: the comparisons depend on the data and would
+    # mispredict half the time.
+    H, W = x.shape[2], x.shape[3]
+    OH, OW = out.shape[2], out.shape[3]
+    for b in range(lo, hi):
+        for c in range(x.shape[1]):
+            plane, o, ix = x[b, c], out[b, c], index[b, c]
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                ilo, ihi = _taps(oh, sh, ph, kh, H)
+                for ow in range(OW):
+                    w0 = ow * sw - pw
+                    jlo, jhi = _taps(ow, sw, pw, kw, W)
+                    m, at = plane[h0 + ilo, w0 + jlo], (h0 + ilo) * W + w0 + jlo
+                    for i in range(ilo, ihi):
+                        for j in range(jlo, jhi):
+                            v = plane[h0 + i, w0 + j]
+                            take = (v > m) | ((v != v) & (m == m))
+                            m = v if take else m
+                            at = (h0 + i) * W + w0 + j if take else at
+                    o[oh, ow] = m
+                    ix[oh, ow] = at
+
+
+@jit()
+def _max_pool_inside_images(x, kh, kw, sh, sw, out, index, lo, hi):
+    # Every window lies inside its plane (no padding, none cut off), so there are no bounds to
+    # find, and the planes are walked as flat arrays: 1.5x faster than _max_pool_images on
+    # Candle's first pool (3.4 -> 2.2 ms, one thread). The taps are visited in the same order,
+    # so the maxima and their indices are the same.
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    OH, OW = out.shape[2], out.shape[3]
+    xs, ys, ixs = x.reshape(-1), out.reshape(-1), index.reshape(-1)
+    for p in range(lo * C, hi * C):  # the planes of images lo..hi-1
+        src, dst = p * H * W, p * OH * OW
+        for oh in range(OH):
+            for ow in range(OW):
+                at = oh * sh * W + ow * sw
+                m, best = xs[src + at], at
+                for i in range(kh):
+                    for j in range(kw):
+                        a = at + i * W + j
+                        v = xs[src + a]
+                        take = (v > m) | ((v != v) & (m == m))
+                        m = v if take else m
+                        best = a if take else best
+                ys[dst + oh * OW + ow] = m
+                ixs[dst + oh * OW + ow] = best
+
+
+def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple):
+    """Max over kh×kw windows of x [B, C, H, W] placed `stride` apart from `-padding`, `out_size`
+    of them; padding never wins. Also returns each maximum's flat index in its (H, W) plane."""
+    B, C, H, W = x.shape
+    x = np.ascontiguousarray(x)
+    shape = (B, C) + tuple(out_size)
+    out, index = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
+    (kh, kw), (sh, sw), (OH, OW) = kernel, stride, out_size
+    inside = tuple(padding) == (0, 0) and (OH - 1) * sh + kh <= H and (OW - 1) * sw + kw <= W
+    if inside:
+        for_rows(_max_pool_inside_images, B, x.size * NS_PER_COPY, x, kh, kw, sh, sw, out, index)
+    else:
+        for_rows(_max_pool_images, B, x.size * NS_PER_COPY, x, *kernel, *stride, *padding, out, index)
+    return out, index
+
+
+@jit()
+def _max_pool_backward_images(grad, index, out, lo, hi):
+    for b in range(lo, hi):
+        for c in range(out.shape[1]):  # each thread clears its own images (np.zeros is one thread)
+            for n in range(out.shape[2]):
+                out[b, c, n] = 0
+        for c in range(grad.shape[1]):
+            for oh in range(grad.shape[2]):
+                for ow in range(grad.shape[3]):
+                    out[b, c, index[b, c, oh, ow]] += grad[b, c, oh, ow]
+
+
+def max_pool2d_backward(grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:
+    """Route each window's gradient to its maximum (summed where windows overlap)."""
+    B, C, H, W = shape
+    grad = np.ascontiguousarray(grad)
+    out = np.empty((B, C, H * W), dtype=grad.dtype)
+    for_rows(_max_pool_backward_images, B, out.size * NS_PER_COPY, grad, np.ascontiguousarray(index), out)
+    return out.reshape(shape)
