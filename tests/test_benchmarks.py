@@ -28,6 +28,7 @@ def test_quick_benchmark_runs_and_reports_every_workload(tmp_path):
     assert "| tutorial epoch" in proc.stdout
 
 
+@pytest.mark.slow
 def test_thread_sweep_runs_each_count_and_skips_those_above_the_cores(tmp_path):
     """`benchmarks/run.py --threads 1,2,N` (quick): every training workload at each count the
     machine has cores for, engine and PyTorch limited alike; a count above the cores is skipped."""

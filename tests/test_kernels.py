@@ -323,6 +323,7 @@ def test_kernels_work_in_a_forked_child(rng, monkeypatch):
     assert answer == b"ok"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(NOJIT, reason="this is the test that starts the no-JIT run")
 def test_kernels_without_jit():
     """The same tests with NUMBA_DISABLE_JIT=1: the kernels run as plain Python."""

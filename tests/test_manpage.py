@@ -62,6 +62,7 @@ def test_the_man_pages_are_named_like_the_installed_commands():
 PAGES = ("tinygrad-mnist-train.1", "tinygrad-mnist-evaluate.1", "tinygrad-mnist-predict.1")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("editable", [True, False], ids=["pip install -e", "pip install"])
 def test_both_kinds_of_install_leave_the_man_pages(editable, tmp_path):
     """`pip install -e .` (an editable wheel) and `pip install .` (a normal one), each into a

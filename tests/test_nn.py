@@ -63,7 +63,11 @@ def test_linear_layer_matches_candle_semantics(rng):
     np.testing.assert_allclose(Linear(w, b)(Tensor(pixels)).numpy(), (Tensor(pixels) @ w.T + b).numpy(), rtol=1e-6)
     scaled = Linear(w, b, input_scale=1 / 255)(Tensor(pixels))  # ...unless the layer asks for a scale
     np.testing.assert_allclose(scaled.numpy(), (pixels / 255) @ w.numpy().T + b.numpy(), rtol=1e-5, atol=1e-6)
-    assert scaled._ctx is None or scaled._ctx.scale == 1 / 255
+    trained = Tensor(w.numpy(), requires_grad=True)  # a weight that learns: the op is recorded
+    recorded = Linear(trained, b, input_scale=1 / 255)(Tensor(pixels))
+    assert recorded._ctx.fn.label(recorded._ctx) == "Linear\ninput × 1/255"  # the graph shows the scale
+    recorded.sum().backward()
+    np.testing.assert_allclose(trained.grad, np.ones((5, 3)).T @ (pixels / 255), rtol=1e-5)
 
 
 def test_linear_builder_uses_candle_init():

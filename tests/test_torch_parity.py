@@ -172,8 +172,6 @@ CASES = {
     "cross_entropy_nd": (lambda lib, a, t: lib.cross_entropy(a, lib.const(t)), [f(2, 4, 3, 2), ids(2, 4, (2, 3, 2))]),
     "cross_entropy_one_sample": (lambda lib, a, t: lib.cross_entropy(a, lib.const(t)),
                                  [f(4), const(lambda r: np.array(2))]),
-    "cross_entropy_method": (lambda lib, a, t: a.cross_entropy(lib.const(t)) if lib is ENGINE
-                             else TF.cross_entropy(a, lib.const(t)), [f(3, 4), ids(3, 4)]),
     # convolution and pooling
     "conv2d": (lambda lib, x, w, b: lib.conv2d(x, w, b), [f(2, 3, 5, 4), f(4, 3, 3, 2), f(4)]),
     "conv2d_one_channel": (lambda lib, x, w, b: lib.conv2d(x, w, b), [f(2, 1, 6, 5), f(3, 1, 3, 2), f(3)]),

@@ -41,13 +41,14 @@ def test_tracing_changes_no_gradient_and_records_every_edge(rng):
     np.testing.assert_array_equal(grads[0][1], grads[1][1])
 
 
-def test_trace_block_traces_every_backward_in_it():
+def test_trace_block_traces_every_backward_in_it(capsys):
     out = io.StringIO()
     with trace(out):
         w = Tensor(np.ones((2, 2)), requires_grad=True)
         (w + Tensor(np.ones(2))).sum().backward()
+        (w * 3).sum().backward()
     text = out.getvalue()
     assert "un-broadcast" not in text and "[2, 2]" in text and ".grad += [2, 2]" in text
-    quiet = io.StringIO()
-    (w * 2).sum().backward()  # outside the block: nothing printed anywhere
-    assert quiet.getvalue() == ""
+    assert text.count("backward from") == 2  # every backward() in the block
+    (w * 2).sum().backward()  # outside the block: nothing more in the block's stream, nothing on stdout
+    assert out.getvalue() == text and capsys.readouterr().out == ""

@@ -1,7 +1,7 @@
 """tinygrad_mnist: a minimal reverse-mode autograd engine that trains MNIST in seconds.
 
 Layers, bottom up: `kernels` (numba and numpy twins on plain arrays) →
-`functions` (one op each) and `autograd` (the graph) → `tensor` (the user's
+`functions` (one op each, by family) and `autograd` (the graph) → `tensor` (the user's
 handle) → `nn` (parameters, layers, optimizers) → `train` (the MNIST trainer).
 
 Importing the package changes nothing in the process: no environment variable,

@@ -1,7 +1,7 @@
 """The graph: how an op is recorded and how gradients flow back through it.
 
 This module owns reverse-mode autodiff and nothing else. It never looks at
-what an op computes (that is `functions.py`) nor how (that is `kernels/`).
+what an op computes (that is `functions/`) nor how (that is `kernels/`).
 
 A `Function` subclass is one op: `forward(ctx, *arrays)` computes the output
 from plain numpy arrays, `backward(ctx, grad)` returns one gradient per input.
@@ -42,7 +42,9 @@ def no_grad() -> Iterator[None]:
 
 
 class Context:
-    """What one op application remembers for its backward pass."""
+    """What one op application remembers for its backward pass: every array through
+    `save_for_backward` (so the graph view can show what a step keeps), plain settings (an axis,
+    a shape, an exponent) as attributes."""
 
     def __init__(self, fn: type, parents: tuple, needs_input_grad: tuple):
         self.fn = fn
@@ -64,6 +66,12 @@ class Function:
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Any:
         raise NotImplementedError
+
+    @classmethod
+    def label(cls, ctx: Context) -> str:
+        """How the graph view names this application of the op: its name, and on further lines any
+        setting worth seeing (an op overrides this; viewers never read its context)."""
+        return cls.__name__
 
     @classmethod
     def apply(cls, *inputs, **kwargs):

@@ -15,6 +15,27 @@ class GradcheckError(AssertionError):
     """An analytic gradient disagrees with its numerical estimate."""
 
 
+def _worst(i: int, t: "Tensor", projected: Callable[[], float], eps: float, atol: float, rtol: float):
+    """The largest excess over tolerance among input `t`'s elements, nudged one at a time by ±eps:
+    (excess, i, index, analytic, numeric), or None when every element agrees."""
+    import numpy as np
+    x = t.data
+    analytic = t.grad if t.grad is not None else np.zeros_like(x)
+    worst = None
+    for idx in np.ndindex(x.shape):
+        orig = x[idx]
+        x[idx] = orig + eps
+        plus = projected()
+        x[idx] = orig - eps
+        minus = projected()
+        x[idx] = orig
+        numeric = (plus - minus) / (2 * eps)
+        excess = abs(analytic[idx] - numeric) - (atol + rtol * abs(numeric))
+        if excess > 0 and (worst is None or excess > worst[0]):
+            worst = (excess, i, idx, analytic[idx], numeric)
+    return worst
+
+
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
     """Check d fn(*inputs) / d input for every input with `requires_grad`.
@@ -48,21 +69,8 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
             with no_grad():
                 return float((fn(*inputs).data * cotangent).sum())
 
-        worst = None
-        for i in checked:
-            x = inputs[i].data
-            analytic = inputs[i].grad if inputs[i].grad is not None else np.zeros_like(x)
-            for idx in np.ndindex(x.shape):
-                orig = x[idx]
-                x[idx] = orig + eps
-                plus = projected()
-                x[idx] = orig - eps
-                minus = projected()
-                x[idx] = orig
-                numeric = (plus - minus) / (2 * eps)
-                excess = abs(analytic[idx] - numeric) - (atol + rtol * abs(numeric))
-                if excess > 0 and (worst is None or excess > worst[0]):
-                    worst = (excess, i, idx, analytic[idx], numeric)
+        worst = max((_worst(i, inputs[i], projected, eps, atol, rtol) for i in checked),
+                    key=lambda w: -1 if w is None else w[0])
         if worst is not None:
             _, i, idx, a, n = worst
             raise GradcheckError(f"gradcheck: input {i} at index {idx}: analytic gradient {a:.8g}, "

@@ -25,7 +25,7 @@ IGNORE_INDEX = -100  # PyTorch's default: no class id is negative, so nothing is
 def nll(log_probs: Tensor, target: Any, reduction: str = "mean", ignore_index: int = IGNORE_INDEX) -> Tensor:
     """`-log_probs[i, target_i]`, reduced (Candle's `loss::nll`, PyTorch's `nll_loss`)."""
     _check_reduction("nll", reduction)
-    scores, target, back = _rows(log_probs, _ids("nll", target), "nll")
+    scores, target, back = _score_rows(log_probs, _ids("nll", target), "nll")
     loss = F.NLL.apply(scores, target, reduction=reduction, ignore_index=ignore_index)
     return back(loss) if reduction == "none" else loss
 
@@ -83,7 +83,7 @@ def _ids(op: str, target: Any) -> Tensor:
     return target
 
 
-def _rows(scores: Tensor, target: Tensor, op: str) -> Tuple[Tensor, Tensor, Any]:
+def _score_rows(scores: Tensor, target: Tensor, op: str) -> Tuple[Tensor, Tensor, Any]:
     """Scores as [rows, C] and targets as [rows], and how to shape a per-row result back.
     2-D input passes through untouched; [N, C, d...] moves the classes last (ops in the graph)."""
     if scores.ndim >= 1 and scores.shape[0] == 0 or scores.size == 0:

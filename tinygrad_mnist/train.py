@@ -29,7 +29,8 @@ from typing import Dict, Optional, TextIO
 
 import numpy as np
 
-from . import __version__, cli, kernels, resume
+from . import cli, kernels, resume
+from ._version import VERSION
 from .datasets import mnist
 from .generator import rng
 from .generator import seed as seed_generator
@@ -247,7 +248,7 @@ def run_record(args, settings: Settings, first: int) -> dict:
     return {"run": {**settings.stored(), "learning_rate": settings.learning_rate, "lr_decay": settings.lr_decay,
                     "batch_size": int(settings.stored()["batch_size"]), "seed": settings.seed,
                     "epochs": settings.epochs, "first_epoch": first, "threads": kernels.get_threads(),
-                    "resumed_from": args.resume, "loaded_from": args.load_model_path, "version": __version__,
+                    "resumed_from": args.resume, "loaded_from": args.load_model_path, "version": VERSION,
                     "units": {"test_acc": "percent", "seconds": "wall-clock seconds per epoch"}}}
 
 

@@ -20,29 +20,27 @@ from .tensor import Tensor
 from .trace import BackwardTrace, dims
 
 
-BACKSLASH, NEWLINE = chr(92), chr(10)
-
-
 def _quote(text: str) -> str:
     """A DOT string literal; a newline in `text` becomes a line break in the label."""
-    escaped = text.replace(BACKSLASH, BACKSLASH * 2).replace('"', BACKSLASH + '"')
-    return '"' + escaped.replace(NEWLINE, BACKSLASH + 'n') + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n") + '"'
 
 
 def _op_label(ctx) -> str:
-    """The op's name, and an input scale if it has one (`Linear` reading pixels as 0..1)."""
-    scale = getattr(ctx, "scale", 1.0)
-    if scale == 1.0:
-        return ctx.fn.__name__
-    inverse = 1.0 / scale
-    factor = f"1/{inverse:g}" if abs(inverse - round(inverse)) < 1e-9 else f"{scale:g}"
-    return f"{ctx.fn.__name__}\ninput × {factor}"
+    """What the op calls itself (`Function.label`): its name, and settings such as an input scale."""
+    return ctx.fn.label(ctx)
+
+
+def _size(n: int) -> str:
+    """A number of bytes in B, KiB or MiB."""
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
 
 
 def _saved(ctx) -> str:
-    """What the op kept for its backward pass: the shapes of its saved arrays."""
+    """What the op kept for its backward pass: the shape, dtype and size of each saved array."""
     arrays = [a for a in ctx.saved_tensors if isinstance(a, np.ndarray)]
-    return "saved " + ", ".join(f"{dims(a.shape)} {a.dtype}" for a in arrays) if arrays else "saved nothing"
+    return "saved " + ", ".join(f"{dims(a.shape)} {a.dtype} ({_size(a.nbytes)})" for a in arrays) \
+        if arrays else "saved nothing"
 
 
 def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrace] = None) -> str:

@@ -1,7 +1,7 @@
 """Log-softmax and the negative log-likelihood, with their gradients: the tutorial's loss.
 
 Each kernel works on rows of a 2-D array (the classes along the last axis); the
-op in `functions.py` moves any other axis there first. The log-sum-exp is
+op in `functions/nn.py` moves any other axis there first. The log-sum-exp is
 shifted by the row maximum, so large logits do not overflow.
 """
 from __future__ import annotations

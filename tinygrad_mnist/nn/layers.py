@@ -16,7 +16,8 @@ import numpy as np
 
 from ..losses import cross_entropy
 from ..tensor import Tensor
-from . import init
+from ..generator import rng
+from .init import DEFAULT_KAIMING_NORMAL, Uniform
 from .varmap import VarBuilder
 
 PIXEL_SCALE = 1.0 / 255.0  # 8-bit pixel intensities as 0..1 (torchvision's ToTensor convention)
@@ -110,14 +111,14 @@ class Linear(Module):
 
 def linear(in_dim: int, out_dim: int, vb: VarBuilder, input_scale: float = 1.0) -> Linear:
     """Candle's `linear`: Kaiming-normal weight, bias uniform in ±1/√in."""
-    weight = vb.get_with_hints((out_dim, in_dim), "weight", init.DEFAULT_KAIMING_NORMAL)
+    weight = vb.get_with_hints((out_dim, in_dim), "weight", DEFAULT_KAIMING_NORMAL)
     bound = 1.0 / math.sqrt(in_dim)
-    bias = vb.get_with_hints((out_dim,), "bias", init.Uniform(-bound, bound))
+    bias = vb.get_with_hints((out_dim,), "bias", Uniform(-bound, bound))
     return Linear(weight, bias, input_scale)
 
 
 def linear_no_bias(in_dim: int, out_dim: int, vb: VarBuilder) -> Linear:
-    return Linear(vb.get_with_hints((out_dim, in_dim), "weight", init.DEFAULT_KAIMING_NORMAL))
+    return Linear(vb.get_with_hints((out_dim, in_dim), "weight", DEFAULT_KAIMING_NORMAL))
 
 
 @dataclass(frozen=True)
@@ -143,16 +144,16 @@ class Conv2d(Module):
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig, vb: VarBuilder) -> Conv2d:
     """Candle's `conv2d`: Kaiming-normal weight, bias uniform in ±1/√(in/groups·k·k)."""
     shape = (out_channels, in_channels // cfg.groups, kernel_size, kernel_size)
-    weight = vb.get_with_hints(shape, "weight", init.DEFAULT_KAIMING_NORMAL)
+    weight = vb.get_with_hints(shape, "weight", DEFAULT_KAIMING_NORMAL)
     bound = 1.0 / math.sqrt(in_channels // cfg.groups * kernel_size * kernel_size)
-    bias = vb.get_with_hints((out_channels,), "bias", init.Uniform(-bound, bound))
+    bias = vb.get_with_hints((out_channels,), "bias", Uniform(-bound, bound))
     return Conv2d(weight, bias, cfg)
 
 
 def conv2d_no_bias(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig,
                    vb: VarBuilder) -> Conv2d:
     shape = (out_channels, in_channels // cfg.groups, kernel_size, kernel_size)
-    return Conv2d(vb.get_with_hints(shape, "weight", init.DEFAULT_KAIMING_NORMAL), None, cfg)
+    return Conv2d(vb.get_with_hints(shape, "weight", DEFAULT_KAIMING_NORMAL), None, cfg)
 
 
 class Dropout(Module):
@@ -168,7 +169,7 @@ class Dropout(Module):
         """`train` overrides the module's mode for this call (Candle's `forward_t`)."""
         if not (self.training if train is None else train) or self.p == 0.0:
             return x
-        keep = init.rng().random(x.shape, dtype=np.float32) >= self.p
+        keep = rng().random(x.shape, dtype=np.float32) >= self.p
         mask = Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)))
         mask.name = f"dropout mask (p={self.p:g})"  # the graph shows dropout as this Mul
         return x * mask

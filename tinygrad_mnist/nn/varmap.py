@@ -6,7 +6,9 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 from ..tensor import Tensor
-from . import checkpoint
+from .checkpoint import CheckpointError
+from .checkpoint import load as load_checkpoint
+from .checkpoint import save as save_checkpoint
 from .init import ZERO, Init
 
 ShapeLike = Union[int, Sequence[int]]
@@ -62,7 +64,7 @@ class VarMap:
 
     def save(self, path: str, metadata: Optional[Mapping[str, object]] = None) -> None:
         """Write every variable to a safetensors file, atomically (see checkpoint.py)."""
-        checkpoint.save(path, self.data(), metadata)
+        save_checkpoint(path, self.data(), metadata)
 
     def load(self, path: str) -> Dict[str, str]:
         """Replace every variable's values by the file's; returns the file's metadata.
@@ -72,7 +74,7 @@ class VarMap:
         have is an error naming every such path, and then nothing is changed.
         """
         expected = sum(v.data.nbytes for v in self._vars.values())
-        tensors, metadata = checkpoint.load(path, max_bytes=2 * expected + (16 << 20))  # room for names, extras
+        tensors, metadata = load_checkpoint(path, max_bytes=2 * expected + (16 << 20))  # room for names, extras
         problems = []
         for name, var in self.named_vars():
             arr = tensors.get(name)
@@ -86,7 +88,7 @@ class VarMap:
                 problems.append(f"{name}: holds NaN or infinite values")
         problems += [f"{name}: in the file but not in the model" for name in sorted(set(tensors) - set(self._vars))]
         if problems:
-            raise checkpoint.CheckpointError(f"{path}: does not match the model: " + "; ".join(problems))
+            raise CheckpointError(f"{path}: does not match the model: " + "; ".join(problems))
         for name, var in self._vars.items():
             var.data[...] = tensors[name]  # in place: optimizers keep their references
         return metadata

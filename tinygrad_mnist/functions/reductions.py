@@ -1,0 +1,70 @@
+"""Reductions: sum, mean, max and min along axes (or of everything)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Context, Function
+
+
+def _expand(grad, shape, axis, keepdims):
+    """Put back the axes a reduction removed, so `grad` broadcasts against its input."""
+    if axis is not None and not keepdims:
+        grad = np.expand_dims(grad, axis)
+    return np.broadcast_to(grad, shape)
+
+
+class Sum(Function):
+    """x.sum(axis):  d/dx_i = 1 for every element summed."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis=None, keepdims=False):
+        ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
+        return np.asarray(x.sum(axis=axis, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return _expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
+
+
+class Mean(Function):
+    """x.mean(axis):  d/dx_i = 1/n, n the number of elements averaged."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis=None, keepdims=False):
+        ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
+        y = np.asarray(x.mean(axis=axis, keepdims=keepdims))
+        ctx.n = x.size // max(y.size, 1)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return _expand(grad / ctx.n, ctx.shape, ctx.axis, ctx.keepdims)
+
+
+class Max(Function):
+    """x.max(axis):  d/dx_i = 1/k where x_i is one of the k tied maxima (ties split the gradient
+    evenly, as PyTorch's amax does), else 0."""
+
+    pick = staticmethod(np.max)
+
+    @staticmethod
+    def forward(ctx: Context, x, axis=None, keepdims=False):
+        y = ctx.fn.pick(x, axis=axis, keepdims=True)
+        mask = (x == y) | (np.isnan(x) & np.isnan(y))
+        ctx.save_for_backward((mask / mask.sum(axis=axis, keepdims=True)).astype(x.dtype))  # each one's share
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return np.asarray(y if keepdims else (y.reshape(()) if axis is None else np.squeeze(y, axis)))
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (share,) = ctx.saved_tensors
+        if ctx.axis is not None and not ctx.keepdims:
+            grad = np.expand_dims(grad, ctx.axis)
+        return share * grad
+
+
+class Min(Max):
+    """x.min(axis):  d/dx_i = 1/k where x_i is one of the k tied minima, else 0: `Max` with the
+    smallest picked instead of the largest."""
+
+    pick = staticmethod(np.min)
