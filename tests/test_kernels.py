@@ -335,20 +335,37 @@ def test_kernels_without_jit():
 
 
 @pytest.mark.skipif(NOJIT, reason="nothing is cached without the JIT")
-def test_unwritable_numba_cache_still_works():
-    """No writable cache directory (numba finds no cache locator): the kernels
+def test_unwritable_numba_cache_still_works(tmp_path):
+    """No writable cache directory (a cache home under a file, no NUMBA_CACHE_DIR): the kernels
     compile without caching, warn once, and work."""
     code = ("import warnings, numpy as np\n"
-            "import numba.core.caching as caching\n"
-            "caching.CacheImpl._locator_classes = []  # what numba sees when no directory is writable\n"
             "with warnings.catch_warnings(record=True) as w:\n"
             "    warnings.simplefilter('always')\n"
             "    from tinygrad_mnist.kernels import numba_kernels as nb\n"
             "print(sum('cannot cache' in str(x.message) for x in w) > 0)\n"
             "print(nb.log_softmax(np.zeros((2, 2), np.float32))[0, 0])\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(XDG_CACHE_HOME=str(blocked), HOME=str(blocked))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", str(np.float32(np.log(0.5)))]
+
+
+def test_compiled_kernels_are_cached_in_the_users_cache_not_the_package(tmp_path):
+    """numba's default would write next to the source (an installed package's folder, which
+    pip uninstall then leaves behind); the kernels go to XDG_CACHE_HOME, keyed by version and
+    source, and NUMBA_CACHE_DIR still wins."""
+    from tinygrad_mnist import __version__
+    code = "from tinygrad_mnist.kernels import products; print(products._nt_rows._cache._cache_path)"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    where = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env=dict(env, XDG_CACHE_HOME=str(tmp_path / "xdg"))).stdout.strip()
+    assert where.startswith(str(tmp_path / "xdg" / "tinygrad_mnist" / __version__ / "products-"))
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=dict(env, NUMBA_CACHE_DIR=str(tmp_path / "mine"))).stdout.strip()
+    assert chosen.startswith(str(tmp_path / "mine"))
 
 
 def test_set_threads_caps_blas_too():

@@ -1,7 +1,8 @@
 """How the numba kernels are compiled and spread over threads.
 
-- `jit`: numba's `njit` with the options every kernel uses: cached to disk, the
-  GIL released, and only the fastmath flags that keep NaN and Inf meaningful.
+- `jit`: numba's `njit` with the options every kernel uses: cached to disk in the
+  user's cache directory (`cache.py`), the GIL released, and only the fastmath flags
+  that keep NaN and Inf meaningful.
 - `for_rows(kernel, n, work, *args)`: a kernel body works on a contiguous range
   of rows `lo..hi`. Small jobs run once on the calling thread; large ones are
   cut into chunks of at least `MIN_CHUNK_WORK`, at most one per thread, run on
@@ -24,6 +25,8 @@ from typing import Callable, List, Optional
 import numba
 import numpy as np
 
+from .cache import KernelCache
+
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 # Work is estimated as single-thread nanoseconds. Each chunk handed to a thread must carry at
 # least a quarter of a millisecond: waking an idle thread takes 0.05 to 0.2 ms here, so a
@@ -34,16 +37,17 @@ MIN_CHUNK_WORK = 250_000
 
 
 def jit(fastmath=FASTMATH):
-    """Compile a kernel (see the module docstring); warn once if the cache cannot be written."""
+    """Compile a kernel (see the module docstring), cached in the user's cache directory
+    (`cache.py`); warn once if no cache folder can be written."""
     def wrap(fn):
-        options = dict(fastmath=fastmath, nogil=True)
+        kernel = numba.njit(cache=False, fastmath=fastmath, nogil=True)(fn)
         try:
-            return numba.njit(cache=True, **options)(fn)
+            kernel._cache = KernelCache(fn)  # what numba's enable_caching() does, with our locator
         except RuntimeError as err:  # no writable cache directory anywhere
             warnings.warn(f"numba cannot cache compiled kernels ({err}); they will be "
                           "compiled on every run. Set NUMBA_CACHE_DIR to a writable directory.",
                           RuntimeWarning, stacklevel=2)
-            return numba.njit(cache=False, **options)(fn)
+        return kernel
     return wrap
 
 
