@@ -12,7 +12,8 @@ except ImportError:
     torch = None
 
 import baselines
-from tinygrad_mnist import cli, kernels, train
+from tinygrad_mnist import cli, kernels
+from tinygrad_mnist.epoch import train_epoch
 from tinygrad_mnist.inference import EVAL_BATCH, accuracy
 from tinygrad_mnist.runner import StopRequest
 from tinygrad_mnist.datasets import mnist
@@ -102,7 +103,7 @@ def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str =
 
     def epoch() -> float:
         with kernels.use(backend):
-            loss = train.train_epoch(model, opt, data, batch_size, 1, stop, False)
+            loss = train_epoch(model, opt, data, batch_size, 1, stop, False)
             if evaluate:
                 accuracy(model, data.test_images, data.test_labels, EVAL_BATCH.get(kind))
         return loss

@@ -205,8 +205,10 @@ def test_ctrl_c_saves_the_last_completed_epoch(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    epochs = int(err.split("saved the weights of epoch ")[1].split()[0])
+    epochs = int(err.split("saved the weights of epoch ")[1].split(maxsplit=1)[0].rstrip(";"))
     assert 1 <= epochs < 1000
+    assert f"to continue: python -m tinygrad_mnist.train --resume {path} --epochs {1000 - epochs} " \
+           f"--local-mnist {data}" in err  # the exact command, the epochs still to run
     _, meta = checkpoint.load(str(path))
     assert meta["epochs"] == str(epochs) and meta["model"] == "mlp"
 

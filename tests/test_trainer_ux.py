@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from idxfiles import write_dataset
-from tinygrad_mnist import cli, plot, train
+from tinygrad_mnist import cli, plot, progress, train
 
 
 class Clock:
@@ -26,20 +26,20 @@ class Terminal(io.StringIO):
 
 def test_progress_in_a_log_is_a_plain_line_every_tenth_or_ten_seconds():
     stream, clock = io.StringIO(), Clock()
-    progress = train.Progress(3, 100, True, stream, clock)
+    line = progress.Progress(3, 100, True, stream, clock)
     for step in range(1, 101):
         clock.t += 0.2
-        progress.update(step, 0.5, 64)
+        line.update(step, 0.5, 64)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 9 and "\r" not in stream.getvalue()  # at 10 %, 20 %, ... 90 %; the epoch line ends it
     assert lines[0] == "epoch 3: batch 10/100, loss 0.5000, 320 samples/s, 18 s left"
-    quick = train.Progress(1, 100, True, io.StringIO(), Clock())  # an epoch of a fraction of a second
+    quick = progress.Progress(1, 100, True, io.StringIO(), Clock())  # an epoch of a fraction of a second
     for step in range(1, 101):
         quick.clock.t += 0.001
         quick.update(step, 0.5, 64)
     assert quick.stream.getvalue() == ""
     stream, clock = io.StringIO(), Clock()
-    slow = train.Progress(1, 1000, True, stream, clock)
+    slow = progress.Progress(1, 1000, True, stream, clock)
     for step in range(1, 30):
         clock.t += 4.0  # a busy machine: 4 s a batch, so every 10 s rather than every 100 batches
         slow.update(step, 1.0, 64)
@@ -48,21 +48,21 @@ def test_progress_in_a_log_is_a_plain_line_every_tenth_or_ten_seconds():
 
 def test_progress_on_a_terminal_is_redrawn_and_cleared():
     stream, clock = Terminal(), Clock()
-    progress = train.Progress(1, 50, True, stream, clock)
+    line = progress.Progress(1, 50, True, stream, clock)
     for step in range(1, 51):
         clock.t += 0.1
-        progress.update(step, 0.25, 32)
-    progress.close()
+        line.update(step, 0.25, 32)
+    line.close()
     text = stream.getvalue()
     assert text.startswith("\repoch 1: batch 10/50, loss 0.2500") and "\n" not in text and text.endswith("\r")
 
 
 def test_quiet_and_full_batch_epochs_print_no_progress():
-    for progress in (train.Progress(1, 100, False, Terminal()), train.Progress(1, 1, True, Terminal())):
-        for step in range(1, progress.total + 1):
-            progress.update(step, 1.0, 10)
-        progress.close()
-        assert progress.stream.getvalue() == ""
+    for line in (progress.Progress(1, 100, False, Terminal()), progress.Progress(1, 1, True, Terminal())):
+        for step in range(1, line.total + 1):
+            line.update(step, 1.0, 10)
+        line.close()
+        assert line.stream.getvalue() == ""
 
 
 def test_a_minibatch_run_shows_progress_on_stderr_only(capsys, tmp_path, monkeypatch):
@@ -229,3 +229,104 @@ def test_evaluate_shows_each_errors_confidence(mlp_checkpoint, capsys):
     assert evaluate.main(["--load-model-path", mlp_checkpoint, "--show-errors", "2"]) == 0
     out = capsys.readouterr().out
     assert len(re.findall(r"predicted \d with probability 0\.\d\d \(the true digit: 0\.\d\d\)", out)) == 2
+
+
+@pytest.mark.parametrize("program,argv,unknown", [
+    ("train", ["--lr", "0.5"], "--lr"),                        # once taken for --lr-decay 0.5
+    ("train", ["--learning", "0.5"], "--learning"),            # and for --learning-rate
+    ("evaluate", ["--load-model-path", "m", "--show", "3"], "--show"),
+    ("predict", ["--load-model-path", "m", "--ind", "3"], "--ind"),
+    ("plot", ["runs.jsonl", "--out", "c.png"], "--out"),
+])
+def test_no_command_takes_an_abbreviated_option(program, argv, unknown, capsys):
+    parser = getattr(cli, f"{program}_parser")()
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"unrecognized arguments: {unknown}" in err
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("small"), n_train=200, n_test=50)
+
+
+def test_verbose_prints_the_settings_in_effect_and_the_default_output_stays_the_tutorials(small, capsys):
+    from tinygrad_mnist import kernels
+    threads = kernels.get_threads()
+    line = (f"Settings: model linear, optimizer sgd, learning rate 0.1, batch size the whole training set, "
+            f"1 epochs, seed 0, {threads} thread{'s' if threads > 1 else ''}")
+    assert train.main(["--local-mnist", small, "--epochs", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "Settings" not in out + err and out.splitlines()[0] == "Train Images: [200, 784]"  # as it was
+    assert train.main(["--local-mnist", small, "--epochs", "1", "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == line and "Settings" not in err
+    assert train.main(["--local-mnist", small, "--epochs", "1", "--verbose", "--model", "cnn", "--threads", "1"]) == 0
+    out, err = capsys.readouterr()
+    kernels.set_threads(threads)  # --threads 1 set the process's pools: put them back for the next tests
+    assert ("Settings: model cnn, optimizer adamw, learning rate 0.001, × 0.7 per epoch, batch size 64, "
+            "1 epochs, seed 0, 1 thread") in out.splitlines() and "Settings" not in err
+    assert train.main(["--local-mnist", small, "--epochs", "1", "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_busy_machine_gets_a_note_not_a_different_thread_count(small, capsys, monkeypatch):
+    """Results are bit-identical per thread count, so the count stays the user's; the note says
+    what to try. No note when the user chose --threads, or when the cores are free."""
+    import os
+    from tinygrad_mnist import kernels, progress
+    assert progress.busy_note(2, 2, 1.2) == ("note: this machine is busy (load average 1.2 on 2 cores); the "
+                                             "kernels' 2 threads may wait for cores, and --threads 1 may be faster")
+    assert progress.busy_note(2, 2, 0.4) is None and progress.busy_note(1, 2, 5.0) is None
+    assert progress.busy_note(16, 16, 9.0) is not None and progress.busy_note(8, 16, 7.0) is None
+    from tinygrad_mnist.kernels.pool import usable_cores
+    if usable_cores() < 2:
+        pytest.skip("one core: no thread can wait for another")
+    before = kernels.get_threads()
+    kernels.set_threads(usable_cores())  # the default count (an earlier test may have set another)
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(kernels.get_threads()), 0.0, 0.0))
+    assert train.main(["--local-mnist", small, "--epochs", "1", "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].startswith("note: this machine is busy") and "busy" not in err
+    assert train.main(["--local-mnist", small, "--epochs", "1"]) == 0  # a log (not a terminal): errors stay one line
+    assert "busy" not in "".join(capsys.readouterr())
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert train.main(["--local-mnist", small, "--epochs", "1"]) == 0  # a person at a terminal
+    assert "note: this machine is busy" in capsys.readouterr().err
+    assert train.main(["--local-mnist", small, "--epochs", "1", "--verbose", "--threads", "2"]) == 0
+    assert "busy" not in "".join(capsys.readouterr())
+    kernels.set_threads(before)
+
+
+def test_resume_saves_back_to_its_checkpoint_and_ctrl_c_says_how_to_continue(small, tmp_path, capsys):
+    from tinygrad_mnist.nn import checkpoint
+    path = str(tmp_path / "m.safetensors")
+    assert train.main(["--local-mnist", small, "--epochs", "1", "--save-model-path", path, "--quiet"]) == 0
+    assert train.main(["--local-mnist", small, "--resume", path, "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"Resuming from {path} (the run is saved back there)" in out and f"Saving trained weight in {path}" in out
+    assert checkpoint.metadata(path)["epochs"] == "3"
+    from tinygrad_mnist.progress import resume_command
+    assert resume_command("my run.safetensors", 7, "/data dir", None) == \
+        "python -m tinygrad_mnist.train --resume 'my run.safetensors' --epochs 7 --local-mnist '/data dir'"
+
+
+def test_predict_prints_every_row_of_the_image(mlp_checkpoint, capsys):
+    """The README's example leaves out the blank rows; the program prints all 28 (the image as
+    the model sees it), as the README says."""
+    from tinygrad_mnist import predict
+    assert predict.main(["--load-model-path", mlp_checkpoint, "--index", "18"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 + 28 and "" in lines[2:]
+    readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "prints all 28 rows; the blank ones are left out here" in readme
+
+
+def test_the_help_says_what_the_metrics_file_and_grad_hold():
+    help_text = " ".join(a.help or "" for a in cli.train_parser()._actions)
+    assert 'one {"run": ...} record of the run\'s settings, then one object per epoch' in help_text
+    assert "saved back to PATH unless --save-model-path" in help_text
+    from tinygrad_mnist import Tensor
+    assert "numpy array of the leaf's shape" in " ".join(Tensor.backward.__doc__.split()) and ".grad" in Tensor.__doc__

@@ -41,7 +41,12 @@ def per_model(defaults: dict) -> str:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line: `prog: error: ...`, exit status 2."""
+    """An ArgumentParser whose errors are one line: `prog: error: ...`, exit status 2. Options
+    are never abbreviated: argparse would take `--lr 0.5` for `--lr-decay 0.5`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -81,7 +86,9 @@ def _data_and_model(parser, model_help):
     parser.add_argument("--local-mnist", metavar="DIR", type=path,
                         help="read the four MNIST idx files (raw or .gz) from DIR instead of the embedded copy")
     parser.add_argument("--threads", type=thread_count, metavar="N",
-                        help="threads in all: the kernels' pool and BLAS (default: every core this process may use)")
+                        help="threads in all: the kernels' pool and BLAS (default: every core this process may use; "
+                             "results are bit-identical for a given N). On a machine whose cores are busy with other "
+                             "work, fewer threads can be faster: the trainer says so when the load average shows it")
 
 
 def train_parser():
@@ -108,7 +115,8 @@ def train_parser():
                             "as in the tutorial)")
     start.add_argument("--resume", metavar="PATH", type=path,
                        help="continue the run saved at PATH: its weights, optimizer state, random "
-                            "generator and epoch count (from PATH.state); --epochs more epochs")
+                            "generator and epoch count (from PATH.state); --epochs more epochs. The run is saved "
+                            "back to PATH unless --save-model-path names another file")
     _data_and_model(parser, "linear: the tutorial's zero-initialised Linear(784, 10); mlp: 784-100-10 "
                             "with ReLU; cnn: Candle's convolutional net (default: the model of the checkpoint "
                             "loaded or resumed, else linear)")
@@ -119,10 +127,14 @@ def train_parser():
     parser.add_argument("--seed", type=seed, default=None,
                         help="seed of every random draw: weights, shuffling, dropout (default: 0)")
     parser.add_argument("--metrics-out", metavar="FILE", type=path,
-                        help="append one JSON object per epoch to FILE "
-                             "(epoch, train_loss, test_acc, seconds, learning_rate)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="print nothing but errors (no epoch lines, no progress line)")
+                        help="append JSON lines to FILE: one {\"run\": ...} record of the run's settings, then one "
+                             "object per epoch (epoch, train_loss, test_acc, seconds, learning_rate)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true",
+                        help="print nothing but errors (no epoch lines, no progress line, no notes)")
+    output.add_argument("--verbose", action="store_true",
+                        help="also print the settings in effect (model, optimizer, learning rate, batch size, "
+                             "epochs, seed, threads) before training, and a note when the machine is busy")
     parser.add_argument("--graph", metavar="FILE", type=path,
                         help="write the computation graph of one training step (Graphviz DOT, with the "
                              "parameters' gradient norms) to FILE and exit without training")
@@ -175,6 +187,17 @@ def predict_parser():
                         help="test images by their index in the test set")
     parser.add_argument("images", nargs="*", type=path, metavar="IMAGE",
                         help="image files, converted to 28x28 grey as MNIST's digits are")
+    return parser
+
+
+def plot_parser():
+    parser = Parser(prog="tinygrad-mnist-plot", description="Draw training curves (loss and test accuracy per "
+                    "epoch, one line per run) from a --metrics-out file; needs matplotlib.",
+                    epilog="Exit status: 0 on success, 1 when the file cannot be read or drawn, 2 on bad arguments.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument("metrics", type=path, help="the JSON-lines file the trainer's --metrics-out wrote")
+    parser.add_argument("-o", "--output", type=path, default="curves.png",
+                        help="the PNG to write (default: curves.png)")
     return parser
 
 

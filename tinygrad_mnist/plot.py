@@ -6,10 +6,11 @@ file (a run starts at each header record the trainer writes). Needs matplotlib:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import List, Optional
+
+from .cli import plot_parser
 
 
 class PlotError(Exception):
@@ -75,16 +76,8 @@ def draw(runs: List[dict], out: str) -> None:
         raise PlotError(f"{out}: cannot write: {err.strerror or err}") from None
 
 
-def parser() -> argparse.ArgumentParser:
-    from .cli import Parser, path
-    p = Parser(prog="tinygrad-mnist-plot", description="Draw training curves from a --metrics-out file.")
-    p.add_argument("metrics", type=path, help="the JSON-lines file the trainer's --metrics-out wrote")
-    p.add_argument("-o", "--output", type=path, default="curves.png", help="the PNG to write (default: curves.png)")
-    return p
-
-
 def main(argv: Optional[list] = None) -> int:
-    args = parser().parse_args(argv)
+    args = plot_parser().parse_args(argv)
     try:
         runs = read_runs(args.metrics)
         draw(runs, args.output)

@@ -72,3 +72,33 @@ def append_metrics(path: str, record: Optional[dict]) -> None:
                 f.write(json.dumps(record) + "\n")
     except OSError as err:
         raise CommandError(f"{path}: cannot write metrics: {err.strerror or err}") from None
+
+
+def settings_line(settings, train_size: int, threads: int) -> str:
+    """The settings in effect, in one line (`train --verbose` prints it on stdout, else stderr)."""
+    batch = "the whole training set" if settings.batch_size >= train_size else str(settings.batch_size)
+    decay = f", × {settings.lr_decay:g} per epoch" if settings.lr_decay != 1 else ""
+    return (f"Settings: model {settings.model}, optimizer {settings.optimizer}, learning rate "
+            f"{settings.learning_rate:g}{decay}, batch size {batch}, {settings.epochs} epochs, seed {settings.seed}, "
+            f"{threads} thread{'s' if threads > 1 else ''}")
+
+
+def busy_note(threads: int, cores: int, load: float) -> Optional[str]:
+    """A note when other work keeps this machine's cores busy (the 1-minute load average) and the
+    kernels' threads would wait for one: two threads on a machine with one core busy elsewhere
+    ran the CNN at half the speed of one. The thread count is not changed behind the user's back,
+    since results are bit-identical only for the same count."""
+    idle = cores - load
+    if threads < 2 or idle >= threads - 0.5:
+        return None
+    return (f"note: this machine is busy (load average {load:.1f} on {cores} cores); the kernels' {threads} "
+            f"threads may wait for cores, and --threads {max(1, int(idle + 0.5))} may be faster")
+
+
+def resume_command(path: str, epochs: int, local_mnist: Optional[str], threads: Optional[int]) -> str:
+    """The command that continues an interrupted run where it stopped."""
+    import shlex
+    words = ["python", "-m", "tinygrad_mnist.train", "--resume", path, "--epochs", str(epochs)]
+    words += ["--local-mnist", local_mnist] if local_mnist else []
+    words += ["--threads", str(threads)] if threads else []
+    return " ".join(shlex.quote(w) for w in words)

@@ -170,7 +170,8 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
 
     # ------------------------------------------------------------ autodiff
     def backward(self, grad: Any = None, trace: Any = None) -> None:
-        """Accumulate d self / d leaf into every leaf's `.grad`.
+        """Accumulate d self / d leaf into every leaf's `.grad`: a numpy array of the leaf's
+        shape, added to on every call (clear it with `leaf.grad = None`, as optimizers do).
 
         Without `grad` the tensor must hold one element (a loss): the seed is 1.
         `trace=True` prints each step of the pass (`tinygrad_mnist/trace.py`); a stream or a

@@ -18,7 +18,6 @@ if __name__ == "__main__":  # `python -m tinygrad_mnist.train`: settle the proce
     from tinygrad_mnist.cli import start
     start()
 
-import math
 import os
 import sys
 import tempfile
@@ -37,15 +36,13 @@ from .generator import seed as seed_generator
 from .inference import EVAL_BATCH, accuracy, build, checkpoint_model
 from .models import IMAGE_DIM
 from .nn import SGD, AdamW, CheckpointError, Module, Optimizer, VarMap, checkpoint
-from .progress import Progress, append_metrics, epoch_line
-from .runner import CommandError, StopRequest, exit_now, printer, run_command, set_threads
+from .kernels.pool import usable_cores
+from .epoch import DivergenceGuard, TrainingError, train_epoch
+from .progress import append_metrics, busy_note, epoch_line, resume_command, settings_line
+from .runner import StopRequest, exit_now, printer, run_command, set_threads
 from .tensor import Tensor
 from .trace import BackwardTrace
 from .viz import to_dot
-
-
-class TrainingError(CommandError):
-    """Training cannot go on (diverged, or a setting this machine cannot honour)."""
 
 
 def check_writable(path: str) -> None:
@@ -72,61 +69,6 @@ def warm_up(model: Module, varmap: VarMap, quiet: bool = True) -> None:
     model.eval().loss(images, Tensor(np.zeros(2, np.uint8))).backward()
     for v in varmap.all_vars():
         v.grad = None
-
-
-class DivergenceGuard:
-    """Ends a run whose batch loss is no longer finite, or has grown a hundredfold over the run's
-    first one: such a loss is not coming back."""
-
-    FACTOR = 100.0
-
-    def __init__(self) -> None:
-        self.first: Optional[float] = None  # the run's first batch loss, kept across epochs
-
-    def check(self, value: float, epoch: int, learning_rate: float) -> None:
-        if self.first is None:
-            self.first = value
-        if not math.isfinite(value) or (self.first and value > self.FACTOR * self.first):
-            raise TrainingError(f"training diverged at epoch {epoch} (loss {value:.4g}); "
-                                f"try a smaller --learning-rate (now {learning_rate:g})")
-
-
-def batches_of(n: int, batch_size: int) -> list:
-    """The epoch's batches: None for the whole set in its stored order (the tutorial's full-batch
-    gradient descent), else index arrays of a fresh shuffle."""
-    if batch_size >= n:
-        return [None]
-    order = rng().permutation(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
-def train_epoch(model: Module, optimizer: Optimizer, data: mnist.Dataset, batch_size: int, epoch: int,
-                stop: StopRequest, show_progress: bool, guard: Optional[DivergenceGuard] = None) -> Optional[float]:
-    """One pass over the training set; the mean batch loss, or None if stopped part-way."""
-    images, labels = data.train_images, data.train_labels
-    guard = guard or DivergenceGuard()
-    batches = batches_of(len(images), batch_size)
-    progress = Progress(epoch, len(batches), show_progress)
-    model.train()
-    total = 0.0
-    for step, idx in enumerate(batches, start=1):
-        xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
-        batch_loss = model.loss(xs, ys)  # nll(log_softmax(model(xs))), dropout active (train mode)
-        value = batch_loss.item()
-        try:
-            guard.check(value, epoch, optimizer.learning_rate)
-        except TrainingError:
-            progress.close()
-            raise
-        optimizer.backward_step(batch_loss)
-        del batch_loss  # free this step's graph before the next forward pass allocates another
-        total += value
-        progress.update(step, value, len(ys))
-        if stop.requested and step < len(batches):
-            progress.close()
-            return None
-    progress.close()
-    return total / len(batches)
 
 
 def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
@@ -199,6 +141,20 @@ class Outcome:
     interrupted: bool = False
 
 
+def report_settings(args, settings: Settings, train_size: int, say) -> None:
+    """With --verbose, the settings line on stdout. On a busy machine, a note: on stdout with
+    --verbose, else on stderr when it is a terminal (a person watching; a log keeps its errors
+    to one line)."""
+    if args.verbose:
+        say(settings_line(settings, train_size, kernels.get_threads()))
+    note = None if args.threads or args.quiet or not hasattr(os, "getloadavg") else \
+        busy_note(kernels.get_threads(), usable_cores(), os.getloadavg()[0])
+    if note and args.verbose:
+        say(note)
+    elif note and sys.stderr.isatty():
+        print(note, file=sys.stderr)
+
+
 def check_outputs(args) -> None:
     """Fail now, not after training, if what the run writes cannot be written."""
     if args.save_model_path:
@@ -226,7 +182,8 @@ def start_from(args, varmap: VarMap, resumed: Optional[resume.TrainingState], sa
     source = args.resume or args.load_model_path
     if not source:
         return 0
-    say(f"{'Resuming' if args.resume else 'Loading model'} from {source}")
+    saved_back = " (the run is saved back there)" if args.resume and args.save_model_path == args.resume else ""
+    say(f"{'Resuming' if args.resume else 'Loading model'} from {source}{saved_back}")
     trained = varmap.load(source).get("epochs", "")
     return resumed.epoch if resumed else int(trained) if trained.isdigit() else 0
 
@@ -293,8 +250,9 @@ def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outco
             for name, arr in outcome.completed.items():
                 varmap[name].data[...] = arr
             save_run(path, varmap, meta, outcome.snapshot)
-            print(f"Interrupted: saved the weights of epoch {outcome.first + outcome.epochs_done - 1} in {path}",
-                  file=sys.stderr)
+            left = settings.epochs - outcome.epochs_done
+            print(f"Interrupted: saved the weights of epoch {outcome.first + outcome.epochs_done - 1} in {path}; "
+                  f"to continue: {resume_command(path, left, args.local_mnist, args.threads)}", file=sys.stderr)
         else:
             print("Interrupted: no epoch completed, nothing saved" if path else "Interrupted", file=sys.stderr)
         return 130
@@ -310,10 +268,13 @@ def run(args, out: Optional[TextIO] = None) -> int:
     """Train as `args` say: settings → data and model → starting weights → epochs → save."""
     say = printer(out or sys.stdout, args.quiet)
     resumed = resume.load(args.resume) if args.resume else None
+    if args.resume and not args.save_model_path:  # continuing a run saves it where it was
+        args.save_model_path = args.resume
     settings = Settings.of(args, resumed)
     set_threads(args.threads)
     check_outputs(args)
     data, model, varmap = load_data_and_model(args, settings)
+    report_settings(args, settings, len(data.train_images), say)
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
         say(f"{name.replace('_', ' ').title()}: {list(getattr(data, name).shape)}")
     previous = start_from(args, varmap, resumed, say)
