@@ -56,6 +56,11 @@ def probs(*shape):
     return const(make)
 
 
+def exact(values):
+    """Chosen values that require a gradient: where a rule decides (a kink, a tie), not chance."""
+    return lambda rng: (np.array(values, dtype=np.float64), True)
+
+
 def distinct(*shape):
     """Floats with no ties, so max/min and their indices are the same in every implementation."""
     return lambda rng: (rng.permutation(np.prod(shape)).reshape(shape) / 7.0 - 3.0, True)
@@ -85,6 +90,8 @@ CASES = {
     "relu": (lambda lib, a: a.relu(), [f(3, 4)]),
     "clamp": (lambda lib, a: a.clamp(min=-0.5, max=0.7), [f(3, 4)]),
     "clamp_min": (lambda lib, a: a.clamp(min=0.1), [f(6)]),
+    "clamp_at_the_bounds": (lambda lib, a: a.clamp(min=0.0, max=1.0), [exact([-1.0, 0.0, 0.5, 1.0, 2.0])],
+                            "a kink at each bound: PyTorch's subgradient there (1) is checked against PyTorch"),
     # reductions, dim= and keepdim=, negative dims
     "sum_all": (lambda lib, a: a.sum(), [f(2, 3)]),
     "sum_dim": (lambda lib, a: a.sum(dim=1), [f(2, 3, 4)]),
@@ -95,6 +102,8 @@ CASES = {
     "max_dim_values": (lambda lib, a: a.max(1).values, [distinct(3, 4)]),
     "max_dim_keepdim": (lambda lib, a: a.max(dim=0, keepdim=True)[0], [distinct(3, 4)]),
     "max_dim_indices": (lambda lib, a: a.max(-1)[1], [distinct(3, 4)], "no gradient: indices or bools"),
+    "max_all_ties": (lambda lib, a: a.max(), [exact([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])],
+                     "tied maxima share the gradient evenly (PyTorch's rule), checked against PyTorch"),
     "min_all": (lambda lib, a: a.min(), [distinct(4, 2)]),
     "min_dim": (lambda lib, a: a.min(dim=1).values * 2, [distinct(4, 3)]),
     "argmax": (lambda lib, a: a.argmax(dim=1), [distinct(3, 4)], "no gradient: indices or bools"),
