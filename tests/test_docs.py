@@ -60,13 +60,17 @@ def anchors(path):
 @pytest.mark.parametrize("doc", DOCS, ids=doc_id)
 def test_links_resolve(doc):
     text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
-    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+    for label, target in re.findall(r"\[([^\]]*)\]\(([^)\s]+)\)", text):
         if re.match(r"[a-z]+:", target):
             continue  # no external links are checked (no network here)
         file, _, anchor = target.partition("#")
         path = (doc.parent / file).resolve() if file else doc
         assert path.exists(), f"{doc_id(doc)} links to missing {target}"
-        if anchor:
+        if path.suffix == ".py" and re.fullmatch(r"L\d+", anchor):  # a line of code: it must still be there
+            line = path.read_text().splitlines()[int(anchor[1:]) - 1]
+            name = label.strip("`").split(".")[-1]
+            assert re.match(rf"\s*(def|class) {name}\b", line), f"{doc_id(doc)} links {label} to {target}: {line.strip()!r}"
+        elif anchor:
             assert anchor in anchors(path), f"{doc_id(doc)} links to missing heading #{anchor}"
 
 
@@ -83,11 +87,31 @@ def test_code_paths_and_names_exist(doc):
     ignore = {"candle_core", "candle_nn", "candle_datasets", "NUMBA_DISABLE_JIT", "TINYGRAD_MNIST_KERNELS",
               "NUMBA_CACHE_DIR", "OPENBLAS_THREAD_TIMEOUT", "VmHWM", "ru_maxrss", "DEFAULT_KAIMING_NORMAL",
               "torch.nn.Linear", "safetensors.torch.load_file", "tinygrad_mnist.Tensor", "no_grad"}
+    own = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))  # code the page itself defines counts
     for name in sorted(names - ignore):
         parts = [p for p in name.split(".") if p not in ("tinygrad_mnist", "nn", "datasets", "mnist", "init",
                                                          "ops", "loss", "kernels", "impl", "ctx", "self")]
         for part in parts:
-            assert re.search(rf"\b{re.escape(part)}\b", SOURCES), f"{doc_id(doc)} names `{name}`: no {part} in the code"
+            assert re.search(rf"\b{re.escape(part)}\b", SOURCES + own), \
+                f"{doc_id(doc)} names `{name}`: no {part} in the code"
+
+
+CLAIM = re.compile(r"`(\w+)` in `(tinygrad_mnist/[\w/]+\.py)`")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=doc_id)
+def test_what_lives_where_is_true(doc):
+    """"`name` in `tinygrad_mnist/file.py`" says where code lives; the file must define the name
+    (docs once put cross_entropy in tensor.py, where it was not)."""
+    for name, path in CLAIM.findall(doc.read_text()):
+        source = (ROOT / path).read_text()
+        assert re.search(rf"^\s*(def|class) {name}\b|^{name} = ", source, re.M), \
+            f"{doc_id(doc)}: `{name}` is not defined in {path}"
+
+
+def test_the_where_check_can_fail(tmp_path):
+    assert CLAIM.findall("`cross_entropy` in `tinygrad_mnist/tensor.py`") == [("cross_entropy", "tinygrad_mnist/tensor.py")]
+    assert not re.search(r"^\s*(def|class) cross_entropy\b", (ROOT / "tinygrad_mnist/tensor.py").read_text(), re.M)
 
 
 def test_every_op_the_models_use_is_derived_in_autodiff_md():

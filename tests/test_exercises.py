@@ -7,9 +7,9 @@ import pytest
 SOLUTIONS = sorted((Path(__file__).resolve().parent.parent / "docs" / "solutions").glob("ex*.py"))
 
 
-def test_six_exercises_each_with_a_solution():
+def test_eight_exercises_each_with_a_solution():
     page = (SOLUTIONS[0].parent.parent / "exercises.md").read_text()
-    assert len(SOLUTIONS) >= 6 and page.count("\n## ") >= 6
+    assert len(SOLUTIONS) >= 8 and page.count("\n## ") >= 8
     for path in SOLUTIONS:
         assert f"(solutions/{path.name})" in page
 
@@ -20,3 +20,36 @@ def test_solution_passes(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.check()
+
+
+def _solution(name):
+    path = next(p for p in SOLUTIONS if p.stem == name)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_sigmoid_check_fails_on_an_overflow_warning():
+    """Exercise 1 asks for no overflow warning; a naive 1 / (1 + exp(-x)) has the right values
+    and gradients but warns at x = -1000, and the check must say no."""
+    import numpy as np
+    from tinygrad_mnist.autograd import Function
+    ex1 = _solution("ex1_tanh_sigmoid")
+
+    class NaiveSigmoid(Function):
+        """1 / (1 + exp(-x)):  d/dx = σ(1 − σ)."""
+
+        @staticmethod
+        def forward(ctx, x):
+            y = 1 / (1 + np.exp(-x))
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad * y * (1 - y)
+    ex1.check()
+    with pytest.raises((RuntimeWarning, FloatingPointError)):
+        ex1.check(sigmoid=NaiveSigmoid)

@@ -22,5 +22,8 @@ def test_walkthrough_runs_and_shows_trace_and_graph(tmp_path):
     assert "backward from t7 (NLL), seeded with dt7/dt7 = 1" in text          # the trace
     assert "(un-broadcast: summed [3, 3] to [3])" in text
     assert "= NLL(t4, labels)" in text and "Linear(images, weight, bias) [input × 1/255" in text  # the graph
+    # without Graphviz the graph cells promise what the SVG shows: saved arrays, per-edge gradients
+    assert "    saved [100, 784] uint8 (76.6 KiB), [10, 784] float32 (30.6 KiB); sent weight [10, 784] norm" in text
+    assert "weight [10, 784]: .grad norm" in text
     assert "Epoch:    1 Train Loss:  2.30259 Test Acc: 68.08%" in text          # the trainer
     assert "test accuracy on 2,000 images" in text

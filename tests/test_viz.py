@@ -128,8 +128,11 @@ def test_show_draws_svg_with_graphviz_and_text_without(monkeypatch):
     loss = nll(Tensor(np.ones((4, 2), np.float32)).matmul(w).log_softmax(), [0, 1, 2, 0])
     record = BackwardTrace()
     loss.backward(trace=record)
-    assert repr(show(loss, record)).splitlines() == [
-        "[1] t5 [] = NLL(t3, t4)", "[2] t3 [4, 3] = LogSoftmax(t2)", "[3] t2 [4, 3] = MatMul(t0, w)"]
+    assert repr(show(loss, record)).splitlines() == [  # without Graphviz, the text shows what the SVG shows
+        "[1] t5 [] = NLL(t3, t4)", "    saved [4, 3] float32 (48 B), [4] int64 (32 B); sent t3 [4, 3] norm 0.5",
+        "[2] t3 [4, 3] = LogSoftmax(t2)", "    saved [4, 3] float32 (48 B); sent t2 [4, 3] norm 0.4082",
+        "[3] t2 [4, 3] = MatMul(t0, w)", "    saved [4, 2] float32 (32 B), [2, 3] float32 (24 B); sent w [2, 3] norm 0.2887",
+        "w [2, 3]: .grad norm 0.2887"]
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert show(loss)._repr_svg_() is None  # the notebook then shows the text
     assert "requires grad" in w._repr_html_() and ".grad" in w._repr_html_()

@@ -92,8 +92,10 @@ def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrac
 
 
 class Graph:
-    """A graph for a notebook: drawn as SVG when Graphviz's `dot` is installed, as text otherwise
-    (each op with its inputs, in the order backward visits them when a trace was given)."""
+    """A graph for a notebook: drawn as SVG when Graphviz's `dot` is installed, as text otherwise.
+    The text shows what the drawing shows: each op with its inputs (in the order backward visited
+    them when a trace was given), what it saved, the gradient sent along each edge, and the
+    norm of each leaf's `.grad`."""
 
     def __init__(self, tensor: Tensor, trace: Optional[BackwardTrace] = None):
         self.tensor, self.trace, self.dot = tensor, trace, to_dot(tensor, show_grad=True, trace=trace)
@@ -112,6 +114,7 @@ class Graph:
         ops = [t for t in nodes if t._ctx is not None]
         if step:
             ops.sort(key=lambda t: step.get(id(t), 0))
+        flowed = {(c, p): (shape, norm) for c, p, shape, norm in (self.trace.events if self.trace else [])}
         lines = []
         for t in ops:
             inputs = ", ".join(names[id(p)] for p in t._ctx.parents)
@@ -119,6 +122,12 @@ class Graph:
             op, *notes = _op_label(t._ctx).split("\n")
             extra = f" [{'; '.join(notes)}]" if notes else ""
             lines.append(f"{where}{names[id(t)]} {dims(t.shape)} = {op}({inputs}){extra}")
+            if self.trace:
+                sent = [f"{names[id(p)]} {dims(flowed[id(t), id(p)][0])} norm {flowed[id(t), id(p)][1]:.4g}"
+                        for p in t._ctx.parents if (id(t), id(p)) in flowed]
+                lines.append(f"    {_saved(t._ctx)}; sent " + (", ".join(sent) if sent else "nothing"))
+        lines += [f"{names[id(t)]} {dims(t.shape)}: .grad norm {float(np.linalg.norm(t.grad)):.4g}"
+                  for t in nodes if t._ctx is None and t.grad is not None]
         return "\n".join(lines)
 
 
