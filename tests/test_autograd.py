@@ -44,12 +44,19 @@ def test_chain_of_10000_ops_needs_no_recursion():
     assert a.grad == pytest.approx(1.0001 ** 10_000)
 
 
-def test_backward_twice_accumulates():
+def test_backward_twice_needs_retain_graph_and_then_accumulates():
+    """PyTorch's rule: backward frees what the ops saved; a second pass through the graph raises
+    a RuntimeError naming retain_graph, and with it the gradients add up."""
     a = leaf([1.0, -2.0])
     y = (a * a).sum()
-    y.backward()
+    y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(a.grad, 2 * 2 * np.array([1.0, -2.0]))
+    with pytest.raises(RuntimeError, match=r"a second time.*\(Mul here\).*retain_graph=True"):
+        y.backward()
+    z = a + a  # an op that saved nothing can be walked again, as in PyTorch
+    z.sum().backward()
+    z.sum().backward()
 
 
 def test_intermediate_gradients_are_not_kept():

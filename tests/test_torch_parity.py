@@ -22,12 +22,12 @@ except ImportError:  # the gradchecks still run
 
 ENGINE = SimpleNamespace(
     cat=cat, stack=stack, nll=nll, cross_entropy=cross_entropy, const=Tensor,
-    conv2d=lambda x, w, b=None, **kw: x.conv2d(w, b, **kw),
+    conv2d=lambda x, w, b=None, **kw: x.conv2d(w, b, **kw), linear=lambda x, w, b=None: x.linear(w, b),
     max_pool2d=lambda x, *a, **kw: x.max_pool2d(*a, **kw))
 TORCH = SimpleNamespace(
     cat=lambda ts, dim=0: torch.cat(list(ts), dim), stack=lambda ts, dim=0: torch.stack(list(ts), dim),
     nll=TF.nll_loss, cross_entropy=TF.cross_entropy, const=torch.from_numpy,
-    conv2d=TF.conv2d, max_pool2d=TF.max_pool2d) if torch is not None else None
+    conv2d=TF.conv2d, linear=TF.linear, max_pool2d=TF.max_pool2d) if torch is not None else None
 
 
 def f(*shape, lo=-2.0, hi=2.0):
@@ -194,6 +194,28 @@ CASES = {
                                 [distinct(2, 2, 7, 6)]),
     "max_pool2d_ceil": (lambda lib, x: lib.max_pool2d(x, 2, ceil_mode=True), [distinct(1, 2, 5, 7)]),
     "max_pool2d_ceil_padding": (lambda lib, x: lib.max_pool2d(x, 3, 2, 1, ceil_mode=True), [distinct(1, 2, 6, 6)]),
+    # Compositions whose gradient depends on the input through every argument of the ops a backward
+    # applies (ReLUBackward, LogSoftmaxBackward, NLLBackward, MaxPoolBackward, ConvInputGrad,
+    # ConvWeightGrad, ...): the second-order and JVP checks of test_higher_order.py reach them all.
+    "composed_relu": (lambda lib, a: (a.relu() * a).tanh(), [f(3, 4)]),
+    "composed_log_softmax": (lambda lib, a: a.log_softmax(dim=1) * a, [f(3, 5)]),
+    "composed_nll": (lambda lib, a, t: lib.nll(a.log_softmax(dim=1), lib.const(t)) * a.sum(), [f(5, 4), ids(5, 4)]),
+    "composed_nll_none": (lambda lib, a, t: lib.nll(a, lib.const(t), reduction="none").tanh(), [f(5, 4), ids(5, 4)]),
+    "linear": (lambda lib, x, w, b: lib.linear(x, w, b), [f(5, 3), f(4, 3), f(4)]),
+    "composed_linear": (lambda lib, x, w, b: lib.linear(lib.linear(x, w, b).tanh(), w.T), [f(5, 3), f(4, 3), f(4)]),
+    "composed_matmul": (lambda lib, a, b: ((a @ b).tanh() @ b.T).sigmoid(), [f(3, 4), f(4, 2)]),
+    "composed_gather": (lambda lib, a, i: a.gather(1, lib.const(i)).tanh() * a[:, :2], [f(3, 4),
+                        const(lambda r: r.integers(0, 4, (3, 2)))]),
+    "composed_index": (lambda lib, a: a[lib.const(np.array([0, 2, 0]))].tanh() * a[0], [f(3, 4)]),
+    "composed_max_pool2d": (lambda lib, x: lib.max_pool2d(x.tanh(), 2) * lib.max_pool2d(x, 2), [distinct(1, 2, 4, 4)]),
+    "composed_conv2d": (lambda lib, x, w, b: lib.conv2d(x, w, b, stride=2, padding=1).tanh(),
+                        [f(2, 3, 5, 4), f(4, 3, 3, 2), f(4)]),
+    "composed_conv2d_one_channel": (lambda lib, x, w, b: lib.conv2d(x, w, b).tanh(), [f(2, 1, 6, 5), f(3, 1, 3, 2),
+                                                                                          f(3)]),
+    "composed_conv2d_groups": (lambda lib, x, w: lib.conv2d(x, w, groups=2).sigmoid(), [f(1, 4, 4, 4), f(4, 2, 2, 2)]),
+    "composed_pow_tensor": (lambda lib, a, b: (a ** b).tanh(), [f(3, 2, lo=0.5), f(2, lo=-1.0)]),
+    "composed_cat_stack": (lambda lib, a, b: lib.stack([lib.cat([a, b], dim=1).tanh(), lib.cat([b, a], dim=1)]) * 2,
+                           [f(2, 3), f(2, 3)]),
 }
 
 

@@ -329,4 +329,4 @@ def test_the_help_says_what_the_metrics_file_and_grad_hold():
     assert 'one {"run": ...} record of the run\'s settings, then one object per epoch' in help_text
     assert "saved back to PATH unless --save-model-path" in help_text
     from tinygrad_mnist import Tensor
-    assert "numpy array of the leaf's shape" in " ".join(Tensor.backward.__doc__.split()) and ".grad" in Tensor.__doc__
+    assert "a tensor of the leaf's shape" in " ".join(Tensor.backward.__doc__.split()) and ".grad" in Tensor.__doc__

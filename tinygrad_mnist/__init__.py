@@ -14,14 +14,17 @@ import importlib
 from typing import Any
 
 from ._version import VERSION as __version__  # noqa: F401
-from .gradcheck import GradcheckError, gradcheck  # imports no numpy; binds the function, not the module
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, jvpcheck  # import no numpy until they run
 
 _EXPORTS = {"Tensor": "tensor", "cat": "tensor", "stack": "tensor", "nll": "losses", "cross_entropy": "losses",
-            "no_grad": "autograd", "is_grad_enabled": "autograd"}
-__all__ = list(_EXPORTS) + ["gradcheck", "GradcheckError"]
+            "no_grad": "autograd", "is_grad_enabled": "autograd", "enable_grad": "autograd"}
+_MODULES = ("autograd", "functional", "forward_ad")  # `tinygrad_mnist.functional.hvp`, PyTorch's layout
+__all__ = list(_EXPORTS) + list(_MODULES) + ["gradcheck", "gradgradcheck", "jvpcheck", "GradcheckError"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -4,16 +4,24 @@ This module owns reverse-mode autodiff and nothing else. It never looks at
 what an op computes (that is `functions/`) nor how (that is `kernels/`).
 
 A `Function` subclass is one op: `forward(ctx, *arrays)` computes the output
-from plain numpy arrays, `backward(ctx, grad)` returns one gradient per input.
+from plain numpy arrays, `backward(ctx, grad)` returns one gradient per input,
+`jvp(ctx, *tangents)` the output's tangent (forward mode, `forward_ad.py`).
 `Function.apply` runs `forward` and, when some input wants a gradient, keeps a
 `Context` on the output: the op, its parents and whatever `forward` saved.
-`backward(root)` walks those contexts from the root to the leaves.
+`backward(roots, ...)` walks those contexts from the roots to the leaves.
+
+A backward is written once for two readers. A first-order pass hands it numpy
+arrays and it computes arrays, recording nothing (the training step). With
+`create_graph=True` it gets tensors, the saved arrays come back as the tensors
+they were (an input, the output, or a constant), and every op it applies is
+recorded: the gradient is itself a graph and can be differentiated again.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Iterator
+import weakref
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -32,28 +40,86 @@ def is_grad_enabled() -> bool:
 
 
 @contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Inside this block (on this thread) ops record nothing, so no graph is kept."""
-    previous, _mode.enabled = _mode.enabled, False
+def set_grad_enabled(mode: bool) -> Iterator[None]:
+    """Inside this block (on this thread) ops record a graph or not, as `mode` says."""
+    previous, _mode.enabled = _mode.enabled, mode
     try:
         yield
     finally:
         _mode.enabled = previous
 
 
+def no_grad():
+    """Inside this block (on this thread) ops record nothing, so no graph is kept."""
+    return set_grad_enabled(False)
+
+
+def enable_grad():
+    return set_grad_enabled(True)
+
+
+FREED = ("Trying to backward through the graph a second time: backward() frees what each op saved "
+         "for it ({op} here) once it has been used. Pass retain_graph=True to the first backward() "
+         "(or autograd.grad) to go through the graph again.")
+
+
 class Context:
     """What one op application remembers for its backward pass: every array through
-    `save_for_backward` (so the graph view can show what a step keeps), plain settings (an axis,
-    a shape, an exponent) as attributes."""
+    `save_for_backward` (so the graph view can show what a step keeps, and backward can free it),
+    plain settings (an axis, a shape, an exponent) as attributes."""
 
     def __init__(self, fn: type, parents: tuple, needs_input_grad: tuple):
         self.fn = fn
         self.parents = parents
         self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple = ()
+        self._saved: tuple = ()
+        self._freed = False
+        self.output: Optional[weakref.ref] = None  # the tensor this application made
 
     def save_for_backward(self, *arrays: Any) -> None:
-        self.saved_tensors = arrays
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._freed:
+            raise RuntimeError(FREED.format(op=self.fn.__name__))
+        return self._saved
+
+    def free(self) -> None:
+        """Drop what forward saved (backward without retain_graph does, once it has used it)."""
+        if self._saved:
+            self._saved, self._freed = (), True
+
+    def as_tensor(self, a: Any):
+        """A saved array as the tensor it is in the graph: an input, the output, else a constant."""
+        if not isinstance(a, np.ndarray):
+            return a
+        for p in self.parents:
+            if a is p.data:
+                return p
+        out = self.output() if self.output is not None else None
+        if out is not None and a is out.data:
+            return out
+        return type(self.parents[0])(a)
+
+
+class _GraphView:
+    """A context as a create_graph backward sees it: the saved arrays as tensors of the graph."""
+
+    def __init__(self, ctx: Context):
+        self._ctx = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return tuple(self._ctx.as_tensor(a) for a in self._ctx.saved_tensors)
+
+
+def is_array(x: Any) -> bool:
+    """A plain value (a first-order backward's arrays), as opposed to a tensor."""
+    return isinstance(x, (np.ndarray, np.generic, int, float))
 
 
 class Function:
@@ -64,7 +130,11 @@ class Function:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Any:
+    def backward(ctx: Context, grad: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def jvp(ctx: Context, *tangents: Any) -> Any:
         raise NotImplementedError
 
     @classmethod
@@ -75,20 +145,50 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        """Run the op on tensors; the output remembers how it was made."""
+        """Run the op on tensors; the output remembers how it was made (and, in forward mode,
+        carries its tangent)."""
         enabled = _mode.enabled
         needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs)
         data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        if not isinstance(data, np.ndarray):  # a ufunc on a 0-d array returns a scalar: keep one object
+            raw, data = data, np.asarray(data)
+            ctx._saved = tuple(data if s is raw else s for s in ctx._saved)
         out = type(inputs[0])(data)
         if enabled and True in needs:
             out.requires_grad = True
             out._ctx = ctx
+            ctx.output = weakref.ref(out)
+        if _tangents.active:
+            _tangents.carry(cls, ctx, inputs, out)
         return out
 
+    @classmethod
+    def call(cls, *args, **kwargs):
+        """The op inside a backward: on tensors it is applied (and recorded, as create_graph
+        needs); on plain arrays its forward runs as it is (a first-order backward: nothing wrapped,
+        nothing recorded)."""
+        tensors = [a for a in args if not is_array(a) and a is not None]
+        if not tensors:
+            return cls.forward(Context(cls, (), ()), *args, **kwargs)
+        make = type(tensors[0])
+        return cls.apply(*[a if not is_array(a) else make(np.asarray(a)) for a in args], **kwargs)
 
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `grad` back to `shape`, undoing numpy broadcasting.
+
+class _Tangents(threading.local):
+    """Forward mode's hook in `apply` (`forward_ad.py` installs it): off, `apply` pays one check."""
+    active = False
+
+    @staticmethod
+    def carry(cls, ctx, inputs, out) -> None:  # replaced by forward_ad while a dual level is open
+        pass
+
+
+_tangents = _Tangents()
+
+
+def unbroadcast(grad: Any, shape: tuple) -> Any:
+    """Sum `grad` back to `shape`, undoing numpy broadcasting (arrays and tensors alike).
 
     This is the only place un-broadcasting happens: an op's backward may return
     a gradient of the broadcast (output) shape, and it is reduced here.
@@ -102,13 +202,14 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def topological_order(root, every_parent: bool = False) -> list:
+def topological_order(roots, every_parent: bool = False) -> list:
     """Nodes that need a gradient (or, with `every_parent`, all nodes), each after every node
-    it depends on, parents in argument order.
+    it depends on, parents in argument order. `roots` is a tensor or a sequence of them.
 
     Iterative depth-first search, so a 10,000-op chain needs no recursion.
     """
-    order, visited, stack = [], set(), [(root, False)]
+    roots = roots if isinstance(roots, (list, tuple)) else [roots]
+    order, visited, stack = [], set(), [(r, False) for r in reversed(roots)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -124,43 +225,111 @@ def topological_order(root, every_parent: bool = False) -> list:
     return order
 
 
-def backward(root, grad: np.ndarray, trace=None) -> None:
-    """Propagate `grad` (d root / d root) to every leaf that requires a gradient.
+def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, create_graph: bool = False,
+             capture: Optional[set] = None, trace=None) -> dict:
+    """Propagate each root's `grad` (d root / d root) back through the graph.
 
-    Walking in reverse topological order means a node's gradient is complete
-    (summed over all its uses) before it is passed on. Leaves accumulate into
-    `.grad` across calls; gradients of intermediate nodes are dropped as soon
-    as they have been used. `trace` (a `trace.BackwardTrace`) is told each step
-    as it happens; it changes nothing.
+    Walking in reverse topological order means a node's gradient is complete (summed over all
+    its uses) before it is passed on. Without `capture`, leaves accumulate into `.grad` (a
+    tensor); with it (a set of ids), the gradients of those nodes are returned by id instead and
+    no `.grad` changes (`grad()`). Intermediate gradients are dropped once passed on; what each
+    op saved is freed after its backward unless `retain_graph`. `trace` (a
+    `trace.BackwardTrace`) is told each step as it happens; it changes nothing.
     """
-    pending = {id(root): grad}
+    pending = {}
+    for root, g in zip(roots, grads):
+        pending[id(root)] = g if id(root) not in pending else pending[id(root)] + g
     if trace:
-        trace.start(root, grad)
-    for node in reversed(topological_order(root)):
-        g = pending.pop(id(node), None)
-        if g is None:
-            continue
-        ctx = node._ctx
-        if ctx is None:  # a leaf: keep what it received
-            g = np.asarray(g, dtype=node.data.dtype)
-            node.grad = g.copy() if node.grad is None else node.grad + g
-            if trace:
-                trace.leaf(node, g)
-            continue
-        if trace:
-            trace.visit(node, g)
-        grads = ctx.fn.backward(ctx, g)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
-        for parent, pg in zip(ctx.parents, grads + (None,) * (len(ctx.parents) - len(grads))):
-            if pg is None or not parent.requires_grad:
-                if trace:
-                    trace.constant(node, parent)
+        trace.start(roots[0], grads[0])
+    captured: dict = {}
+    with set_grad_enabled(create_graph):  # a create_graph backward records the ops it applies
+        for node in reversed(topological_order(list(roots))):
+            g = pending.pop(id(node), None)
+            if g is None:
                 continue
-            full = pg
-            if pg.shape != parent.data.shape:
-                pg = unbroadcast(pg, parent.data.shape)
-            key = id(parent)
+            if capture is not None and id(node) in capture:
+                captured[id(node)] = g
+            if node._ctx is None:
+                if capture is None:
+                    _accumulate(node, g, trace)
+                continue
+            _visit(node, g, pending, create_graph, trace)
+            if not retain_graph:
+                node._ctx.free()
+    return captured
+
+
+def _accumulate(leaf, g, trace) -> None:
+    """A leaf keeps what it received in `.grad`, a tensor, added to what it already held."""
+    if is_array(g):
+        g = np.asarray(g, dtype=leaf.data.dtype)
+        leaf.grad = type(leaf)(g.copy()) if leaf.grad is None else type(leaf)(leaf.grad.data + g)
+    else:
+        g = g if g.dtype == leaf.dtype else g.astype(leaf.dtype)
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    if trace:
+        trace.leaf(leaf, g)
+
+
+def _visit(node, g, pending: dict, create_graph: bool, trace) -> None:
+    """Run one op's backward and pass each input its share, un-broadcast."""
+    ctx = node._ctx
+    if trace:
+        trace.visit(node, g)
+    grads = ctx.fn.backward(_GraphView(ctx) if create_graph else ctx, g)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    for parent, pg in zip(ctx.parents, grads + (None,) * (len(ctx.parents) - len(grads))):
+        if pg is None or not parent.requires_grad:
             if trace:
-                trace.passed(node, parent, full, pg, key in pending)
-            pending[key] = pg if key not in pending else pending[key] + pg
+                trace.constant(node, parent)
+            continue
+        if create_graph and is_array(pg):  # a constant gradient (a mask, zeros): a constant tensor
+            pg = type(parent)(np.asarray(pg))
+        full = pg
+        if pg.shape != parent.data.shape:
+            pg = unbroadcast(pg, parent.data.shape)
+        key = id(parent)
+        if trace:
+            trace.passed(node, parent, full, pg, key in pending)
+        pending[key] = pg if key not in pending else pending[key] + pg
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, as PyTorch's `torch.autograd.grad`:
+    Σ_k grad_outputs[k] · d outputs[k] / d input for each input, returned as a tuple and never
+    added to any `.grad`. `grad_outputs` defaults to ones for one-element outputs.
+    `retain_graph` defaults to `create_graph`; with `create_graph` the gradients are graphs
+    themselves (differentiate them again). An input the outputs do not depend on raises,
+    unless `allow_unused`, which gives None for it."""
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+    seeds = []
+    for out, g in zip(outputs, grad_outputs):
+        if not out.requires_grad:
+            raise RuntimeError("grad(): an output does not require a gradient (no input had requires_grad=True, "
+                               "or it was made under no_grad())")
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(f"grad(): an output of shape {out.shape} needs grad_outputs (a cotangent "
+                                   "of its shape)")
+            g = np.ones_like(out.data)
+        g = g if (create_graph and not is_array(g)) else np.asarray(getattr(g, "data", g), dtype=out.data.dtype)
+        seeds.append(type(out)(g) if create_graph and is_array(g) else g)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("grad(): an input does not require a gradient")
+    found = backward(outputs, seeds, retain_graph=create_graph if retain_graph is None else retain_graph,
+                     create_graph=create_graph, capture={id(t) for t in inputs})
+    result = []
+    for t in inputs:
+        g = found.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError("grad(): one of the inputs was not used to compute the outputs; pass "
+                               "allow_unused=True to get None for it")
+        result.append(None if g is None else (type(t)(np.asarray(g, dtype=t.data.dtype)) if is_array(g) else g))
+    return tuple(result)

@@ -20,7 +20,7 @@ def _worst(i: int, t: "Tensor", projected: Callable[[], float], eps: float, atol
     (excess, i, index, analytic, numeric), or None when every element agrees."""
     import numpy as np
     x = t.data
-    analytic = t.grad if t.grad is not None else np.zeros_like(x)
+    analytic = t.grad.data if t.grad is not None else np.zeros_like(x)
     worst = None
     for idx in np.ndindex(x.shape):
         orig = x[idx]
@@ -79,3 +79,91 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
     finally:
         for i, (data, grad) in zip(checked, saved):
             inputs[i].data, inputs[i].grad = data, grad
+
+
+def _directions(inputs, seed: int, count: int):
+    import numpy as np
+    rng = np.random.default_rng(seed + 1)
+    return [[rng.standard_normal(t.shape) if t.requires_grad else None for t in inputs] for _ in range(count)]
+
+
+def _nudged(fn, inputs, direction, eps: float):
+    """(f(x + eps·d) − f(x − eps·d)) / 2eps, every input that requires grad moved along d."""
+    import numpy as np
+    saved = [t.data for t in inputs]
+    try:
+        values = []
+        for sign in (1.0, -1.0):
+            for t, d, x in zip(inputs, direction, saved):
+                t.data = x if d is None else x + sign * eps * d
+            values.append(np.asarray(fn(*inputs).data, dtype=np.float64))
+        return (values[0] - values[1]) / (2 * eps)
+    finally:
+        for t, x in zip(inputs, saved):
+            t.data = x
+
+
+def _close(analytic, numeric, atol: float, rtol: float, what: str) -> None:
+    import numpy as np
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    if not np.allclose(a, n, atol=atol, rtol=rtol):
+        worst = np.unravel_index(np.argmax(np.abs(a - n) - rtol * np.abs(n)), a.shape) if a.ndim else ()
+        raise GradcheckError(f"{what}: analytic {a[worst]:.8g}, numerical {n[worst]:.8g} at index {worst}")
+
+
+def jvpcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 1e-6, atol: float = 1e-5,
+             rtol: float = 1e-3, seed: int = 0, directions: int = 2) -> bool:
+    """Forward mode against the definitions, in float64: along random directions v, the JVP
+    (one forward pass carrying v) against the central difference (f(x + εv) − f(x − εv)) / 2ε,
+    and uᵀ(J·v) against (uᵀJ)·v from one backward pass with a random cotangent u."""
+    import numpy as np
+
+    from . import forward_ad
+    from .autograd import grad
+    leaves = [t for t in inputs if t.requires_grad]
+    if not leaves or any(t.dtype != np.float64 for t in leaves):
+        raise TypeError("jvpcheck: needs float64 inputs that require grad")
+    for k, direction in enumerate(_directions(inputs, seed, directions)):
+        with forward_ad.dual_level():
+            duals = [t if d is None else forward_ad.make_dual(t, d) for t, d in zip(inputs, direction)]
+            out, tangent = forward_ad.unpack_dual(fn(*duals))
+        tangent = np.zeros(out.shape) if tangent is None else tangent.data
+        _close(tangent, _nudged(fn, inputs, direction, eps), atol, rtol, f"jvpcheck: J·v (direction {k})")
+        u = np.random.default_rng(seed + 7 + k).standard_normal(out.shape)
+        grads = grad(fn(*inputs), leaves, grad_outputs=u, allow_unused=True)
+        uJv = sum(float((g.data * d).sum()) for g, d in zip(grads, [d for d in direction if d is not None])
+                  if g is not None)
+        _close(float((u * tangent).sum()), uJv, atol, rtol, f"jvpcheck: uᵀ(J·v) against (uᵀJ)·v (direction {k})")
+    return True
+
+
+def gradgradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, seed: int = 0, directions: int = 2) -> bool:
+    """Second order against central differences, in float64. With random u (a cotangent of the
+    output) and w (a direction per input), s(x) = Σ ⟨∂⟨u, f(x)⟩/∂x, w⟩ is computed with
+    `create_graph=True`; its gradient (a second derivative: Hessian-vector products, cross
+    terms included) must match central differences of s along random directions."""
+    import numpy as np
+
+    from .autograd import enable_grad, grad
+    leaves = [t for t in inputs if t.requires_grad]
+    if not leaves or any(t.dtype != np.float64 for t in leaves):
+        raise TypeError("gradgradcheck: needs float64 inputs that require grad")
+    rng = np.random.default_rng(seed)
+    with enable_grad():
+        u = rng.standard_normal(fn(*inputs).shape)
+    ws = [rng.standard_normal(t.shape) for t in leaves]
+
+    def s(*xs) -> Tensor:
+        with enable_grad():
+            chosen = [x for x in xs if x.requires_grad]
+            firsts = grad(fn(*xs), chosen, grad_outputs=u, create_graph=True, allow_unused=True)
+            terms = [(g * type(g)(w)).sum() for g, w in zip(firsts, ws) if g is not None]
+            return sum(terms[1:], terms[0]) if terms else type(xs[0])(np.zeros(()))
+    out = s(*inputs)
+    second = grad(out, leaves, allow_unused=True) if out.requires_grad else [None] * len(leaves)
+    for k, direction in enumerate(_directions(inputs, seed, directions)):
+        analytic = sum(float((g.data * d).sum()) for g, d in zip(second, [d for d in direction if d is not None])
+                       if g is not None)
+        _close(analytic, _nudged(s, inputs, direction, eps), atol, rtol, f"gradgradcheck: direction {k}")
+    return True

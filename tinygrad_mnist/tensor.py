@@ -5,23 +5,23 @@ where it differs in name only) into `Function.apply` calls; what each op
 computes and how it differentiates is in `functions/`, how gradients flow is
 in `autograd.py`, and the losses are in `losses.py`. This file holds the core:
 construction, introspection, `backward`, the operators and elementwise methods,
-`cat` and `stack`. The other methods come by family from `tensor_shape.py`,
+re-exported `cat` and `stack`. The other methods come by family from `tensor_shape.py`,
 `tensor_reduce.py` and `tensor_nn.py`; the dtype and argument rules they all
 follow are in `tensor_base.py`. Comparisons give bool tensors with no gradient.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from . import autograd
 from . import functions as F
 from .generator import rng
-from .tensor_base import Scalar, TensorBase, as_array, is_float, norm_dim, promote, shape_arg
+from .tensor_base import Scalar, TensorBase, as_array, is_float, promote, shape_arg
 from .tensor_nn import NetworkMethods
 from .tensor_reduce import MinMax, ReductionMethods
-from .tensor_shape import ShapeMethods
+from .tensor_shape import ShapeMethods, cat, stack
 
 __all__ = ["Tensor", "cat", "stack", "MinMax"]
 
@@ -30,21 +30,28 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
     """An n-dimensional array with reverse-mode autodiff.
 
     `requires_grad=True` marks a leaf whose `.grad` is filled by `backward()`: after
-    `loss.backward()`, `w.grad` is a numpy array of `w`'s shape holding d loss / d w,
-    summed over every backward pass since it was last cleared.
+    `loss.backward()`, `w.grad` is a tensor of `w`'s shape holding d loss / d w, summed over
+    every backward pass since it was last cleared (as in PyTorch). With
+    `backward(create_graph=True)` it is itself a graph, and can be differentiated again.
+    numpy reads a tensor as its array (`np.asarray(t)`), but its ufuncs refuse one, so that
+    `np.float32(2) * t` is the tensor's own product.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "__weakref__")
-    __array_priority__ = 1000  # `np.float32(2) * t` asks Tensor.__rmul__, not numpy
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_tangent", "__weakref__")
+    __array_ufunc__ = None  # numpy's operators defer to ours: `np.float32(2) * t` is Tensor.__rmul__
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
         self.data = data.data if isinstance(data, TensorBase) else as_array(data, dtype)
         if requires_grad and not is_float(self.data.dtype):
             raise TypeError(f"only floating-point tensors can require gradients, got {self.data.dtype}")
         self.requires_grad = requires_grad
-        self.grad: Optional[np.ndarray] = None
+        self.grad: Optional[Tensor] = None
         self._ctx: Optional[autograd.Context] = None
         self.name: Optional[str] = None  # set by a VarMap for its variables
+        self._tangent: Optional[np.ndarray] = None  # forward mode's (forward_ad.py)
 
     # ------------------------------------------------------------ constructors
     @staticmethod
@@ -157,7 +164,7 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
         import html
         origin = (f"made by <b>{self._ctx.fn.__name__}</b>" if self._ctx is not None else
                   "a leaf that requires grad" if self.requires_grad else "a constant")
-        grad = "" if self.grad is None else f"<br>.grad: <pre>{html.escape(np.array2string(self.grad, threshold=20))}</pre>"
+        grad = "" if self.grad is None else f"<br>.grad: <pre>{html.escape(np.array2string(self.grad.data, threshold=20))}</pre>"
         name = f"<b>{html.escape(self.name)}</b> " if self.name else ""
         return (f"<div>{name}Tensor {list(self.shape)} {self.dtype}, {origin}"
                 f"<pre>{html.escape(np.array2string(self.data, threshold=20))}</pre>{grad}</div>")
@@ -169,27 +176,36 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
         return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     # ------------------------------------------------------------ autodiff
-    def backward(self, grad: Any = None, trace: Any = None) -> None:
-        """Accumulate d self / d leaf into every leaf's `.grad`: a numpy array of the leaf's
-        shape, added to on every call (clear it with `leaf.grad = None`, as optimizers do).
+    def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None, create_graph: bool = False,
+                 trace: Any = None) -> None:
+        """Accumulate d self / d leaf into every leaf's `.grad`: a tensor of the leaf's shape,
+        added to on every call (clear it with `leaf.grad = None`, as optimizers do).
 
-        Without `grad` the tensor must hold one element (a loss): the seed is 1.
-        `trace=True` prints each step of the pass (`tinygrad_mnist/trace.py`); a stream or a
-        `BackwardTrace` may be given instead.
+        Without `gradient` the tensor must hold one element (a loss): the seed is 1.
+        What each op saved is freed as the pass goes, so a second backward through the same
+        graph raises unless this one had `retain_graph=True` (PyTorch's rule). With
+        `create_graph=True` the pass is recorded too: `.grad` is a graph (retain_graph then
+        defaults to True). `trace=True` prints each step (`tinygrad_mnist/trace.py`); a stream
+        or a `BackwardTrace` may be given instead.
         """
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require a gradient "
                                "(no input had requires_grad=True, or it was made under no_grad())")
-        if grad is None:
+        if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a one-element tensor, "
-                                   f"got shape {self.shape}; reduce it to a loss or pass grad=")
-            grad = np.ones_like(self.data)
-        grad = np.asarray(grad.data if isinstance(grad, TensorBase) else grad, dtype=self.dtype)
-        if grad.shape != self.shape:
-            raise ValueError(f"backward(): gradient of shape {grad.shape} for a tensor of shape {self.shape}")
+                                   f"got shape {self.shape}; reduce it to a loss or pass gradient=")
+            gradient = np.ones_like(self.data)
+        if create_graph and isinstance(gradient, TensorBase):
+            seed = gradient
+        else:
+            seed = np.asarray(gradient.data if isinstance(gradient, TensorBase) else gradient, dtype=self.dtype)
+            seed = Tensor(seed) if create_graph else seed
+        if seed.shape != self.shape:
+            raise ValueError(f"backward(): gradient of shape {seed.shape} for a tensor of shape {self.shape}")
         from .trace import for_call
-        autograd.backward(self, grad, for_call(trace))
+        autograd.backward([self], [seed], retain_graph=create_graph if retain_graph is None else retain_graph,
+                          create_graph=create_graph, trace=for_call(trace))
 
     # ------------------------------------------------------------ operators
     def _lift(self, other: Any) -> "Tensor":
@@ -274,6 +290,8 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
 
     # Comparisons are elementwise and give bool tensors with no gradient.
     def _compare(self, op, other: Any) -> "Tensor":
+        if not isinstance(other, (TensorBase, np.ndarray, np.generic, int, float, bool, list, tuple)):
+            return NotImplemented  # another object's comparison (pytest.approx) decides
         return Tensor(op(self.data, other.data if isinstance(other, TensorBase) else other))
 
     def __eq__(self, o): return self._compare(np.equal, o)  # type: ignore[override]
@@ -316,32 +334,3 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
 
     def type_as(self, other: "Tensor") -> "Tensor":
         return self._to(other.dtype) if is_float(other.dtype) else self._cast_int(other.dtype)
-
-
-# ---------------------------------------------------------------- functions
-
-
-def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Tensors joined along an existing dimension."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat: no tensors to join")
-    ndim = tensors[0].ndim
-    if ndim == 0 or any(t.ndim != ndim for t in tensors):
-        raise ValueError(f"cat: tensors of shapes {[t.shape for t in tensors]} cannot be joined")
-    return F.Cat.apply(*_common(tensors), axis=norm_dim(dim, ndim))
-
-
-def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Tensors of one shape stacked along a new dimension."""
-    tensors = list(tensors)
-    if not tensors or any(t.shape != tensors[0].shape for t in tensors):
-        raise ValueError(f"stack: expected tensors of one shape, got {[t.shape for t in tensors]}")
-    return F.Stack.apply(*_common(tensors), axis=norm_dim(dim, tensors[0].ndim + 1))
-
-
-def _common(tensors: Sequence[Tensor]) -> list:
-    dtype = tensors[0].dtype
-    for t in tensors[1:]:
-        dtype = promote(dtype, t.dtype)
-    return [t._to(dtype) for t in tensors]

@@ -1,13 +1,13 @@
 """`Tensor`'s shape and indexing methods: reshape, view, transpose, expand, squeeze, indexing,
-narrow and gather."""
+narrow and gather; and `cat` and `stack`, which join tensors."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from . import functions as F
-from .tensor_base import Dims, TensorBase, is_int, norm_dim, shape_arg, splits_advanced
+from .tensor_base import Dims, TensorBase, is_int, norm_dim, promote, shape_arg, splits_advanced
 
 if TYPE_CHECKING:  # each method returns a tensor of its own class (Tensor)
     from typing import Self
@@ -105,3 +105,29 @@ class ShapeMethods(TensorBase):
         """out[i][j] = self[i][index[i][j]] along `dim` (PyTorch's gather)."""
         index = index.data if isinstance(index, TensorBase) else np.asarray(index)
         return F.Gather.apply(self, index=index, axis=norm_dim(dim, self.ndim))
+
+
+def cat(tensors: Sequence, dim: int = 0):
+    """Tensors joined along an existing dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: no tensors to join")
+    ndim = tensors[0].ndim
+    if ndim == 0 or any(t.ndim != ndim for t in tensors):
+        raise ValueError(f"cat: tensors of shapes {[t.shape for t in tensors]} cannot be joined")
+    return F.Cat.apply(*_common(tensors), axis=norm_dim(dim, ndim))
+
+
+def stack(tensors: Sequence, dim: int = 0):
+    """Tensors of one shape stacked along a new dimension."""
+    tensors = list(tensors)
+    if not tensors or any(t.shape != tensors[0].shape for t in tensors):
+        raise ValueError(f"stack: expected tensors of one shape, got {[t.shape for t in tensors]}")
+    return F.Stack.apply(*_common(tensors), axis=norm_dim(dim, tensors[0].ndim + 1))
+
+
+def _common(tensors: Sequence) -> list:
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = promote(dtype, t.dtype)
+    return [t._to(dtype) for t in tensors]

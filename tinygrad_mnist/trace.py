@@ -47,6 +47,7 @@ class BackwardTrace:
         self.names: Dict[int, str] = {}
         self.order: Dict[int, int] = {}          # id(node) -> its place in the backward visit order
         self.events: List[Tuple[int, int, Tuple[int, ...], float]] = []  # (child, parent, shape, norm)
+        self.kept: Dict[int, tuple] = {}  # id(node) -> what its op had saved, as (shape, dtype, bytes)
         self.step = 0
 
     def name(self, t) -> str:
@@ -69,6 +70,8 @@ class BackwardTrace:
         return self.step
 
     def visit(self, node, grad: np.ndarray) -> None:
+        """Called before the op's backward runs (and frees what it saved)."""
+        self.kept[id(node)] = tuple((a.shape, a.dtype, a.nbytes) for a in node._ctx._saved if isinstance(a, np.ndarray))
         n = self._number(node)
         self._say(f"[{n}] {self.name(node)} = {node._ctx.fn.__name__} {dims(node.shape)}: "
                   f"received {describe(grad)}")

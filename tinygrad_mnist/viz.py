@@ -36,11 +36,16 @@ def _size(n: int) -> str:
     return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
 
 
-def _saved(ctx) -> str:
-    """What the op kept for its backward pass: the shape, dtype and size of each saved array."""
-    arrays = [a for a in ctx.saved_tensors if isinstance(a, np.ndarray)]
-    return "saved " + ", ".join(f"{dims(a.shape)} {a.dtype} ({_size(a.nbytes)})" for a in arrays) \
-        if arrays else "saved nothing"
+def _saved(t, trace: Optional[BackwardTrace] = None) -> str:
+    """What the op kept for its backward pass: the shape, dtype and size of each saved array, as
+    the trace saw it before backward freed it (or as it is now, if no trace saw it)."""
+    kept = trace.kept.get(id(t)) if trace else None
+    if kept is None:
+        if t._ctx._freed:
+            return "saved arrays freed by backward()"
+        kept = tuple((a.shape, a.dtype, a.nbytes) for a in t._ctx._saved if isinstance(a, np.ndarray))
+    return "saved " + ", ".join(f"{dims(shape)} {dtype} ({_size(n)})" for shape, dtype, n in kept) \
+        if kept else "saved nothing"
 
 
 def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrace] = None) -> str:
@@ -79,7 +84,7 @@ def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrac
             op_count += 1
             op = _op_label(t._ctx)
             if trace:
-                op += f"\n{_saved(t._ctx)}" + (f"\nbackward step {step[id(t)]}" if id(t) in step else "")
+                op += f"\n{_saved(t, trace)}" + (f"\nbackward step {step[id(t)]}" if id(t) in step else "")
             lines.append(f"  {oid} [shape=ellipse, label={_quote(op)}];")
             for p in t._ctx.parents:
                 g = flowed.get((id(t), id(p)))
@@ -125,7 +130,7 @@ class Graph:
             if self.trace:
                 sent = [f"{names[id(p)]} {dims(flowed[id(t), id(p)][0])} norm {flowed[id(t), id(p)][1]:.4g}"
                         for p in t._ctx.parents if (id(t), id(p)) in flowed]
-                lines.append(f"    {_saved(t._ctx)}; sent " + (", ".join(sent) if sent else "nothing"))
+                lines.append(f"    {_saved(t, self.trace)}; sent " + (", ".join(sent) if sent else "nothing"))
         lines += [f"{names[id(t)]} {dims(t.shape)}: .grad norm {float(np.linalg.norm(t.grad)):.4g}"
                   for t in nodes if t._ctx is None and t.grad is not None]
         return "\n".join(lines)

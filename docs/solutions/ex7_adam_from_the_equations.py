@@ -21,7 +21,7 @@ def engine(p, grads, **options):
     w = Tensor(p.copy(), requires_grad=True)
     opt = AdamW([w], **options)
     for g in grads:
-        w.grad = g
+        w.grad = Tensor(g)
         opt.step()
     return w.numpy()
 

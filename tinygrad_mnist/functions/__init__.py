@@ -1,25 +1,33 @@
-"""Every op of the engine: one `Function` subclass each, forward beside backward, by family.
+"""Every op of the engine: one `Function` subclass each, forward beside backward and jvp, by family.
 
-    elementwise.py  Add Sub Mul Div Neg Pow PowT Exp Log Sqrt Abs Sigmoid Tanh Clamp ReLU Cast
+    elementwise.py  Add Sub Mul Div Neg Pow PowT Exp Log Sqrt Abs Cast (and Masked)
+    activations.py  Sigmoid Tanh Clamp ReLU (and ReLUBackward)
     reductions.py   Sum Mean Max Min
-    movement.py     Reshape Transpose Expand Cat Stack Index Gather
+    movement.py     Reshape Transpose Expand Cat Stack Index Gather (and IndexBackward, ScatterAdd)
     linalg.py       MatMul Linear
-    nn.py           LogSoftmax Conv2d MaxPool2d
-    losses.py       NLL (and the target checks)
+    nn.py           LogSoftmax MaxPool2d (and LogSoftmaxBackward, MaxPoolBackward)
+    conv.py         Conv2d (and ConvInputGrad, ConvWeightGrad)
+    losses.py       NLL (and NLLBackward, the target checks)
 
 Each docstring states the op's local derivative. `backward` returns one gradient per
 tensor input (None where no gradient is wanted); a gradient may have the broadcast
-shape of the output: `autograd.unbroadcast` reduces it. Whatever backward needs
-goes through `ctx.save_for_backward`; heavy arithmetic goes through `kernels.impl`,
+shape of the output: `autograd.unbroadcast` reduces it. A backward is written for arrays
+and tensors alike (`either.py`), so a gradient can be differentiated again; where it needs
+a kernel, the gradient is an op of its own (the names in parentheses). Whatever backward
+needs goes through `ctx.save_for_backward`; heavy arithmetic goes through `kernels.impl`,
 which is numba or numpy. All ops are importable from here (`functions.Add`).
 """
-from .elementwise import Abs, Add, Cast, Clamp, Div, Exp, Log, Mul, Neg, Pow, PowT, ReLU, Sigmoid, Sqrt, Sub, Tanh
+from .activations import Clamp, ReLU, ReLUBackward, Sigmoid, Tanh
+from .conv import Conv2d, ConvInputGrad, ConvWeightGrad
+from .elementwise import Abs, Add, Cast, Div, Exp, Log, Masked, Mul, Neg, Pow, PowT, Sqrt, Sub
 from .linalg import Linear, MatMul
-from .losses import NLL, REDUCTIONS, check_targets
-from .movement import Cat, Expand, Gather, Index, Reshape, Stack, Transpose
-from .nn import Conv2d, LogSoftmax, MaxPool2d
+from .losses import NLL, REDUCTIONS, NLLBackward, check_targets
+from .movement import Cat, Expand, Gather, Index, IndexBackward, Reshape, ScatterAdd, Stack, Transpose
+from .nn import LogSoftmax, LogSoftmaxBackward, MaxPool2d, MaxPoolBackward
 from .reductions import Max, Mean, Min, Sum
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowT", "Exp", "Log", "Sqrt", "Abs", "Sigmoid", "Tanh", "Clamp",
            "ReLU", "Cast", "Sum", "Mean", "Max", "Min", "Reshape", "Transpose", "Expand", "Cat", "Stack", "Index",
-           "Gather", "MatMul", "Linear", "LogSoftmax", "Conv2d", "MaxPool2d", "NLL", "REDUCTIONS", "check_targets"]
+           "Gather", "MatMul", "Linear", "LogSoftmax", "Conv2d", "MaxPool2d", "NLL", "REDUCTIONS", "check_targets",
+           "Masked", "ReLUBackward", "IndexBackward", "ScatterAdd", "LogSoftmaxBackward", "MaxPoolBackward",
+           "ConvInputGrad", "ConvWeightGrad", "NLLBackward"]

@@ -1,13 +1,17 @@
-"""Elementwise ops: arithmetic, powers, exp and log, the activations, clamp and casts.
+"""Elementwise ops: arithmetic, powers, exp and log, abs and casts (the activations and clamp are
+in `activations.py`).
 
 Each docstring states the op's local derivative. A gradient may have the output's
-broadcast shape: `autograd.unbroadcast` reduces it to each input's."""
+broadcast shape: `autograd.unbroadcast` reduces it to each input's. `backward`
+works on arrays and on tensors (`either.py`), so each is differentiable again;
+`jvp` gives the output's tangent from the inputs' (None: no tangent).
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
 from ..autograd import Context, Function
+from .either import log, plus, value
 
 
 class Add(Function):
@@ -21,6 +25,10 @@ class Add(Function):
     def backward(ctx: Context, grad):
         return grad, grad
 
+    @staticmethod
+    def jvp(ctx: Context, ta, tb):
+        return plus(ta, tb)
+
 
 class Sub(Function):
     """a - b:  d/da = 1,  d/db = -1."""
@@ -32,6 +40,10 @@ class Sub(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx: Context, ta, tb):
+        return plus(ta, None if tb is None else -tb)
 
 
 class Mul(Function):
@@ -48,6 +60,11 @@ class Mul(Function):
         da, db = ctx.needs_input_grad
         return (grad * b if da else None), (grad * a if db else None)
 
+    @staticmethod
+    def jvp(ctx: Context, ta, tb):
+        a, b = ctx.saved_tensors
+        return plus(None if ta is None else ta * b, None if tb is None else a * tb)
+
 
 class Div(Function):
     """a / b:  d/da = 1/b,  d/db = -a/b²."""
@@ -63,6 +80,11 @@ class Div(Function):
         da, db = ctx.needs_input_grad
         return (grad / b if da else None), (-grad * a / (b * b) if db else None)
 
+    @staticmethod
+    def jvp(ctx: Context, ta, tb):
+        a, b = ctx.saved_tensors
+        return plus(None if ta is None else ta / b, None if tb is None else -tb * a / (b * b))
+
 
 class Neg(Function):
     """-x:  d/dx = -1."""
@@ -74,6 +96,10 @@ class Neg(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return -grad
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return -t
 
 
 class Pow(Function):
@@ -90,8 +116,34 @@ class Pow(Function):
         (x,) = ctx.saved_tensors
         p = ctx.exponent
         if p == 0:  # x**0 is the constant 1; p · x^(p-1) would be 0 · inf = NaN at x = 0
-            return np.zeros_like(grad)
+            return grad * 0
         return grad * (p * x ** (p - 1))
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        (x,) = ctx.saved_tensors
+        p = ctx.exponent
+        return t * 0 if p == 0 else t * (p * x ** (p - 1))
+
+
+class Masked(Function):
+    """where(keep, x, 0) for a constant mask:  d/dx = 1 where kept, else 0. Backward formulas use it
+    where a derivative is 0 by rule (a removable singularity) and an `inf · 0` must not become NaN."""
+
+    @staticmethod
+    def forward(ctx: Context, x, keep):
+        ctx.save_for_backward(keep)
+        return np.where(keep, x, 0).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (keep,) = ctx.saved_tensors
+        return Masked.call(grad, keep=value(keep))
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        (keep,) = ctx.saved_tensors
+        return np.where(keep, t, 0)
 
 
 class PowT(Function):
@@ -106,13 +158,23 @@ class PowT(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def _partials(ctx: Context):
         a, b, y = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            ga = np.where(b == 0, 0, grad * b * a ** (b - 1)) if da else None
-            gb = np.where((a == 0) & (b >= 0), 0, grad * y * np.log(a)) if db else None
-        return ga, gb
+            da = Masked.call(b * a ** (b - 1), keep=value(b) != 0)
+            db = Masked.call(y * log(a), keep=~((value(a) == 0) & (value(b) >= 0)))
+        return da, db
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        da, db = PowT._partials(ctx)
+        need_a, need_b = ctx.needs_input_grad
+        return (grad * da if need_a else None), (grad * db if need_b else None)
+
+    @staticmethod
+    def jvp(ctx: Context, ta, tb):
+        da, db = PowT._partials(ctx)
+        return plus(None if ta is None else ta * da, None if tb is None else tb * db)
 
 
 class Exp(Function):
@@ -128,6 +190,10 @@ class Exp(Function):
     def backward(ctx: Context, grad):
         return grad * ctx.saved_tensors[0]
 
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t * ctx.saved_tensors[0]
+
 
 class Log(Function):
     """log(x):  d/dx = 1/x."""
@@ -140,6 +206,10 @@ class Log(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return grad / ctx.saved_tensors[0]
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t / ctx.saved_tensors[0]
 
 
 class Sqrt(Function):
@@ -155,6 +225,10 @@ class Sqrt(Function):
     def backward(ctx: Context, grad):
         return grad / (2 * ctx.saved_tensors[0])
 
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t / (2 * ctx.saved_tensors[0])
+
 
 class Abs(Function):
     """|x|:  d/dx = sign(x) (0 at x = 0, as in PyTorch)."""
@@ -166,73 +240,11 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return grad * np.sign(ctx.saved_tensors[0])
-
-
-class Sigmoid(Function):
-    """σ(x) = 1 / (1 + e^-x):  d/dx = σ(x) · (1 − σ(x)).
-    Computed as e^x / (1 + e^x) for x < 0, so e^-x never overflows."""
+        return grad * np.sign(value(ctx.saved_tensors[0]))
 
     @staticmethod
-    def forward(ctx: Context, x):
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        (y,) = ctx.saved_tensors
-        return grad * y * (1 - y)
-
-
-class Tanh(Function):
-    """tanh(x):  d/dx = 1 − tanh²(x)."""
-
-    @staticmethod
-    def forward(ctx: Context, x):
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (1 - y * y)
-
-
-class Clamp(Function):
-    """min(max(x, lo), hi):  d/dx = 1 where lo <= x <= hi, else 0 (PyTorch's rule at the edges)."""
-
-    @staticmethod
-    def forward(ctx: Context, x, lo=None, hi=None):
-        ctx.save_for_backward(x)
-        ctx.lo, ctx.hi = lo, hi
-        return np.clip(x, lo, hi)
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        (x,) = ctx.saved_tensors
-        inside = np.ones(x.shape, bool)
-        if ctx.lo is not None:
-            inside &= x >= ctx.lo
-        if ctx.hi is not None:
-            inside &= x <= ctx.hi
-        return grad * inside
-
-
-class ReLU(Function):
-    """max(x, 0):  d/dx = 1 where x > 0, else 0."""
-
-    @staticmethod
-    def forward(ctx: Context, x):
-        y = kernels.impl.relu(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        return kernels.impl.relu_backward(grad, ctx.saved_tensors[0])
+    def jvp(ctx: Context, t):
+        return t * np.sign(ctx.saved_tensors[0])
 
 
 class Cast(Function):
@@ -246,3 +258,10 @@ class Cast(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return grad.astype(ctx.in_dtype)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t
+
+
+__all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "Masked", "PowT", "Exp", "Log", "Sqrt", "Abs", "Cast"]

@@ -1,10 +1,13 @@
-"""Products: `a @ b`, and the linear layer's `scale · x @ Wᵀ + b` as one op."""
+"""Products: `a @ b`, and the linear layer's `scale · x @ Wᵀ + b` as one op. Both are bilinear,
+so their gradients are products again, written with the ops themselves: a gradient of a
+gradient goes through the same kernels, and the JVP is the product rule."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import kernels
 from ..autograd import Context, Function
+from .either import plus, swap_last
 
 
 class MatMul(Function):
@@ -25,12 +28,12 @@ class MatMul(Function):
     def backward(ctx: Context, grad):
         a, b = ctx.saved_tensors
         da, db = ctx.needs_input_grad
-        if a.ndim == b.ndim == 2:
-            mm = kernels.impl.matmul
-            return (mm(grad, b.T) if da else None), (mm(a.T, grad) if db else None)
-        ga = np.matmul(grad, np.swapaxes(b, -1, -2)) if da else None
-        gb = np.matmul(np.swapaxes(a, -1, -2), grad) if db else None
-        return ga, gb
+        return (MatMul.call(grad, swap_last(b)) if da else None), (MatMul.call(swap_last(a), grad) if db else None)
+
+    @staticmethod
+    def jvp(ctx: Context, ta, tb):
+        a, b = ctx.saved_tensors
+        return plus(None if ta is None else MatMul.call(ta, b), None if tb is None else MatMul.call(a, tb))
 
 
 class Linear(Function):
@@ -65,10 +68,16 @@ class Linear(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         x, w = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        mm, s = kernels.impl.matmul, ctx.scale
-        dx = mm(grad, w, s) if needs[0] else None
-        dw = mm(grad.T, x, s) if needs[1] else None
+        needs, s = ctx.needs_input_grad, ctx.scale
+        dx = Linear.call(grad, w.T, scale=s) if needs[0] else None   # s · G @ W
+        dw = Linear.call(grad.T, x.T, scale=s) if needs[1] else None  # s · Gᵀ @ x
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (grad.sum(axis=0) if needs[2] else None)
+
+    @staticmethod
+    def jvp(ctx: Context, tx, tw, tb=None):
+        x, w = ctx.saved_tensors
+        s = ctx.scale
+        return plus(None if tx is None else Linear.call(tx, w, scale=s),
+                    None if tw is None else Linear.call(x, tw, scale=s), tb)

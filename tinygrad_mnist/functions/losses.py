@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Context, Function
+from .either import value
 
 
 def check_targets(op: str, shape: tuple, targets: np.ndarray, ignore_index=None) -> None:
@@ -41,7 +42,7 @@ class NLL(Function):
         if ignored is not None and not ignored.any():
             ignored = None
         ctx.save_for_backward(log_probs, targets, ignored)
-        ctx.reduction = reduction
+        ctx.reduction, ctx.ignore_index = reduction, ignore_index
         if reduction == "mean" and ignored is None:  # the training loss: one kernel pass
             return kernels.impl.nll(log_probs, targets)
         t = targets if ignored is None else np.where(ignored, 0, targets)
@@ -58,13 +59,43 @@ class NLL(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         log_probs, targets, ignored = ctx.saved_tensors
-        if ctx.reduction == "mean" and ignored is None:
+        return NLLBackward.call(grad, log_probs=value(log_probs), targets=value(targets),
+                                ignored=None if ignored is None else value(ignored), reduction=ctx.reduction,
+                                ignore_index=ctx.ignore_index), None
+
+    @staticmethod
+    def jvp(ctx: Context, t, _):
+        _, targets, _ = ctx.saved_tensors  # linear in the log-probabilities: the loss of the tangent
+        return NLL.forward(Context(NLL, (), ()), t, targets, ctx.reduction, ctx.ignore_index)
+
+
+class NLLBackward(Function):
+    """NLL's gradient as an op: −g · w_i / D at each row's target, zero elsewhere. Linear in g,
+    so d/dg of ⟨H, out⟩ is NLL of H (the gather this scatter undoes); log-probabilities and
+    targets take no gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, grad, log_probs, targets, ignored, reduction, ignore_index):
+        ctx.save_for_backward(log_probs, targets, ignored)
+        ctx.reduction, ctx.ignore_index = reduction, ignore_index
+        if reduction == "mean" and ignored is None:
             return kernels.impl.nll_backward(float(grad), targets, log_probs)
         keep = np.ones(len(targets)) if ignored is None else (~ignored).astype(np.float64)
-        if ctx.reduction == "mean":
+        if reduction == "mean":
             keep /= max(keep.sum(), 1)
         rows = -np.broadcast_to(grad, keep.shape) * keep
         out = np.zeros_like(log_probs)
         t = targets if ignored is None else np.where(ignored, 0, targets)
         out[np.arange(len(t)), t] = rows
         return out
+
+    @staticmethod
+    def backward(ctx: Context, h):
+        _, targets, _ = ctx.saved_tensors
+        return NLL.call(h, value(targets), reduction=ctx.reduction, ignore_index=ctx.ignore_index)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        log_probs, targets, ignored = ctx.saved_tensors
+        return NLLBackward.forward(Context(NLLBackward, (), ()), t, log_probs, targets, ignored, ctx.reduction,
+                                   ctx.ignore_index)

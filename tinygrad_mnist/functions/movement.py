@@ -1,10 +1,14 @@
 """Ops that move elements without arithmetic: reshape, transpose, broadcast, cat and stack,
-indexing and gather. Each backward sends every element's gradient back to where it came from."""
+indexing and gather. Each backward sends every element's gradient back to where it came from,
+and each is linear: its JVP applies the op itself to the tangent. The scatters that undo
+indexing and gather are ops too (`IndexBackward`, `ScatterAdd`), each the adjoint of the
+other's gather, so gradients of gradients go through them."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Context, Function
+from .either import is_array, value
 
 
 class Reshape(Function):
@@ -12,12 +16,17 @@ class Reshape(Function):
 
     @staticmethod
     def forward(ctx: Context, x, shape):
-        ctx.in_shape = x.shape
-        return x.reshape(shape)
+        y = x.reshape(shape)
+        ctx.in_shape, ctx.out_shape = x.shape, y.shape
+        return y
 
     @staticmethod
     def backward(ctx: Context, grad):
         return grad.reshape(ctx.in_shape)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t.reshape(ctx.out_shape)
 
 
 class Transpose(Function):
@@ -30,7 +39,11 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return grad.transpose(np.argsort(ctx.axes))
+        return grad.transpose(tuple(int(a) for a in np.argsort(ctx.axes)))
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t.transpose(ctx.axes)
 
 
 class Expand(Function):
@@ -39,11 +52,30 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx: Context, x, shape):
+        ctx.shape = tuple(shape)
         return np.broadcast_to(x, shape)
 
     @staticmethod
     def backward(ctx: Context, grad):
         return grad
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return np.broadcast_to(t, ctx.shape)
+
+
+def expand(grad, shape: tuple, axis=None, keepdims: bool = False):
+    """Put back the axes a reduction removed and broadcast `grad` to `shape` (arrays or tensors)."""
+    if axis is not None and not keepdims:
+        kept = list(shape)
+        for a in (axis if isinstance(axis, tuple) else (axis,)):
+            kept[a] = 1
+        grad = grad.reshape(tuple(kept))
+    return Expand.call(grad, shape=tuple(shape))
+
+
+def _slab(axis: int, lo, hi=None) -> tuple:
+    return (slice(None),) * axis + ((slice(lo, hi),) if hi is not None else (lo,))
 
 
 class Cat(Function):
@@ -51,12 +83,23 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx: Context, *xs, axis=0):
-        ctx.axis, ctx.bounds = axis, tuple(int(n) for n in np.cumsum([x.shape[axis] for x in xs])[:-1])
+        ends = np.cumsum([x.shape[axis] for x in xs])
+        ctx.axis, ctx.bounds = axis, tuple(zip([0, *map(int, ends[:-1])], map(int, ends)))
         return np.concatenate(xs, axis=axis)
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return tuple(np.split(grad, ctx.bounds, axis=ctx.axis))
+        return tuple(grad[_slab(ctx.axis, lo, hi)] for lo, hi in ctx.bounds)
+
+    @staticmethod
+    def jvp(ctx: Context, *ts):
+        like = next(t for t in ts if t is not None)  # inputs without a tangent: zeros of their slice
+        parts = []
+        for t, (lo, hi) in zip(ts, ctx.bounds):
+            shape = list(like.shape)
+            shape[ctx.axis] = hi - lo
+            parts.append(np.zeros(shape, like.dtype) if t is None else t)
+        return np.concatenate(parts, axis=ctx.axis)
 
 
 class Stack(Function):
@@ -64,12 +107,17 @@ class Stack(Function):
 
     @staticmethod
     def forward(ctx: Context, *xs, axis=0):
-        ctx.axis = axis
+        ctx.axis, ctx.count = axis, len(xs)
         return np.stack(xs, axis=axis)
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return tuple(np.moveaxis(grad, ctx.axis, 0))
+        return tuple(grad[_slab(ctx.axis, k)] for k in range(ctx.count))
+
+    @staticmethod
+    def jvp(ctx: Context, *ts):
+        like = next(t for t in ts if t is not None)
+        return np.stack([np.zeros_like(like) if t is None else t for t in ts], axis=ctx.axis)
 
 
 def _is_basic_index(idx) -> bool:
@@ -81,29 +129,61 @@ def _is_basic_index(idx) -> bool:
 _SAVED = object()  # where an index held an array: the array itself is in saved_tensors
 
 
+def _split(ctx: Context, idx) -> None:
+    """Keep an index on ctx: its arrays through save_for_backward, the rest as a template."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    ctx.save_for_backward(*(i for i in items if isinstance(i, np.ndarray)))
+    ctx.template = tuple(_SAVED if isinstance(i, np.ndarray) else i for i in items)
+    ctx.was_tuple = isinstance(idx, tuple)
+
+
+def _joined(ctx: Context):
+    arrays = iter(ctx.saved_tensors)
+    items = tuple(next(arrays) if i is _SAVED else i for i in ctx.template)
+    items = tuple(i if is_array(i) or not hasattr(i, "data") else i.data for i in items)  # constants
+    return items if ctx.was_tuple else items[0]
+
+
 class Index(Function):
     """x[idx]:  d/dx = 1 at each selected element and 0 elsewhere, so G goes back to where it
     came from (summed when an integer array picks the same element several times)."""
 
     @staticmethod
     def forward(ctx: Context, x, idx):
-        items = idx if isinstance(idx, tuple) else (idx,)
-        ctx.save_for_backward(*(i for i in items if isinstance(i, np.ndarray)))
-        ctx.template = tuple(_SAVED if isinstance(i, np.ndarray) else i for i in items)
-        ctx.shape, ctx.was_tuple = x.shape, isinstance(idx, tuple)
+        _split(ctx, idx)
+        ctx.shape = x.shape
         return x[idx]
 
     @staticmethod
     def backward(ctx: Context, grad):
-        arrays = iter(ctx.saved_tensors)
-        items = tuple(next(arrays) if i is _SAVED else i for i in ctx.template)
-        idx = items if ctx.was_tuple else items[0]
-        out = np.zeros(ctx.shape, dtype=grad.dtype)
+        return IndexBackward.call(grad, idx=_joined(ctx), shape=ctx.shape)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t[_joined(ctx)]
+
+
+class IndexBackward(Function):
+    """zeros(shape) with G added at idx (the adjoint of indexing):  d/dG is indexing by idx."""
+
+    @staticmethod
+    def forward(ctx: Context, grad, idx, shape):
+        _split(ctx, idx)
+        ctx.out_shape = shape
+        out = np.zeros(shape, dtype=grad.dtype)
         if _is_basic_index(idx):
             out[idx] = grad
         else:
             np.add.at(out, idx, grad)
         return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return Index.call(grad, idx=_joined(ctx))
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return IndexBackward.forward(Context(IndexBackward, (), ()), t, _joined(ctx), ctx.out_shape)
 
 
 class Gather(Function):
@@ -119,8 +199,37 @@ class Gather(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         (index,) = ctx.saved_tensors
-        out = np.zeros(ctx.shape, grad.dtype)
+        return ScatterAdd.call(grad, index=value(index), axis=ctx.axis, shape=ctx.shape)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        (index,) = ctx.saved_tensors
+        return np.take_along_axis(t, index, ctx.axis)
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with G added at index along axis (the adjoint of gather):  d/dG is gather."""
+
+    @staticmethod
+    def forward(ctx: Context, grad, index, axis, shape):
+        ctx.save_for_backward(index)
+        ctx.axis, ctx.shape = axis, shape
+        out = np.zeros(shape, grad.dtype)
         idx = list(np.indices(index.shape, sparse=True))
-        idx[ctx.axis] = index
+        idx[axis] = index
         np.add.at(out, tuple(idx), grad)
         return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (index,) = ctx.saved_tensors
+        return Gather.call(grad, index=value(index), axis=ctx.axis)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        (index,) = ctx.saved_tensors
+        return ScatterAdd.forward(Context(ScatterAdd, (), ()), t, index, ctx.axis, ctx.shape)
+
+
+__all__ = ["Reshape", "Transpose", "Expand", "Cat", "Stack", "Index", "IndexBackward", "Gather", "ScatterAdd",
+           "expand"]

@@ -1,10 +1,14 @@
-"""The network ops: log-softmax along an axis, 2-D convolution and max-pooling (NCHW)."""
+"""The network ops: log-softmax along an axis and max-pooling (NCHW), each with its gradient as
+an op of its own (so gradients of gradients run on the same kernels). Convolution is in
+`conv.py`."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import kernels
 from ..autograd import Context, Function
+from .either import exp, plus, value
+from .movement import Gather
 
 
 def _as_rows(x, axis):
@@ -23,83 +27,46 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx: Context, x, axis=-1):
         rows, back = _as_rows(x, axis)
-        y = kernels.impl.log_softmax(rows)
-        ctx.save_for_backward(y)  # as rows: the gradient is taken to the same rows
+        y = back(kernels.impl.log_softmax(rows))
+        ctx.save_for_backward(y)  # the output itself
         ctx.axis = axis
-        return back(y)
+        return y
 
     @staticmethod
     def backward(ctx: Context, grad):
-        (y,) = ctx.saved_tensors
-        rows, back = _as_rows(grad, ctx.axis)  # the output's shape is the input's
-        return back(kernels.impl.log_softmax_backward(rows, y))
-
-
-def _flat_filters(w):
-    """Filters [O, C, kh, kw] as the [O, kh·kw·C] matrix whose columns follow im2col's patch
-    order (the channel innermost, on both kernel sets)."""
-    return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
-
-
-def _join(parts, axis):
-    """The groups' results side by side (one group: no copy)."""
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
-
-
-class Conv2d(Function):
-    """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ
-    with W_flat the filters as rows (`_flat_filters`):
-    d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
-    With `groups` g, channels and filters split into g independent convolutions.
-    A single input channel at stride 1 without padding (the CNN's first layer) takes a kernel
-    that forms the same sums from each image's patches directly (`conv_one_channel`).
-    """
+        return LogSoftmaxBackward.call(grad, ctx.saved_tensors[0], axis=ctx.axis)
 
     @staticmethod
-    def forward(ctx: Context, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-        (B, _, H, W), (O, Cg, kh, kw) = x.shape, w.shape
-        ctx.geometry, ctx.x_shape, ctx.groups = (stride, padding, dilation), x.shape, groups
-        plain = tuple(stride) == (1, 1) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
-        ctx.one_channel = Cg == 1 and groups == 1 and plain
-        if ctx.one_channel:
-            ctx.save_for_backward(x, w)
-            return kernels.impl.conv_one_channel(x[:, 0], w[:, 0], b)
-        OH, OW = (kernels.impl.conv_out_size(n, k, s, p, d)
-                  for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
-        Og, geometry = O // groups, (stride, padding, dilation)
-        cols = [kernels.impl.im2col(x[:, g * Cg:(g + 1) * Cg], kh, kw, *geometry, w.dtype) for g in range(groups)]
-        y = _join([kernels.impl.matmul(c, _flat_filters(w[g * Og:(g + 1) * Og]).T)  # [B·OH·OW, O]
-                   for g, c in enumerate(cols)], axis=1)
-        ctx.save_for_backward(*cols, w)  # the patch matrices (the largest thing a CNN step keeps)
-        return kernels.impl.rows_to_nchw(y, b, (B, O, OH, OW))  # + b, as [B, O, OH, OW]
+    def jvp(ctx: Context, t):
+        (y,) = ctx.saved_tensors  # ẏ = ẋ − Σ softmax · ẋ along the axis
+        return t - (np.exp(y) * t).sum(axis=ctx.axis, keepdims=True)
+
+
+class LogSoftmaxBackward(Function):
+    """out = g − p · Σ g along the axis, p = exp(y) (log-softmax's gradient as an op):
+    d/dg: H ↦ H − Σ(H · p),  d/dy: H ↦ −H · p · Σ g."""
 
     @staticmethod
-    def backward(ctx: Context, grad):
-        *saved, w = ctx.saved_tensors  # each group's patches, or the input itself on the one-channel path
-        needs, groups = ctx.needs_input_grad, ctx.groups
-        O, Cg, kh, kw = w.shape
-        Og = O // groups
-        k, mm = kernels.impl, kernels.impl.matmul
-        B, _, H, W = ctx.x_shape
-        dx = dw = g = None
-        if ctx.one_channel:
-            if needs[1] or len(needs) == 3 and needs[2]:
-                dw, g_sum = k.conv_one_channel_backward(grad, saved[0][:, 0], kh, kw)
-                dw = dw.reshape(O, 1, kh, kw)
-            if needs[0]:
-                g, _ = k.nchw_to_rows(grad)
-        else:
-            g, g_sum = k.nchw_to_rows(grad)  # [B·OH·OW, O], and Σ G for the bias
-            if needs[1]:
-                dw = _join([mm(g[:, i * Og:(i + 1) * Og].T, saved[i]).reshape(Og, kh, kw, Cg)
-                            for i in range(groups)], axis=0).transpose(0, 3, 1, 2)
-                dw = np.ascontiguousarray(dw)
-        if needs[0]:
-            dx = _join([k.col2im(mm(g[:, i * Og:(i + 1) * Og], _flat_filters(w[i * Og:(i + 1) * Og])),
-                                 (B, Cg, H, W), kh, kw, *ctx.geometry) for i in range(groups)], axis=1)
-        if len(needs) == 2:
-            return dx, (dw if needs[1] else None)
-        return dx, (dw if needs[1] else None), (g_sum if needs[2] else None)
+    def forward(ctx: Context, grad, y, axis=-1):
+        ctx.save_for_backward(grad, y)
+        ctx.axis = axis
+        rows, back = _as_rows(grad, axis)
+        return back(kernels.impl.log_softmax_backward(rows, _as_rows(y, axis)[0]))
+
+    @staticmethod
+    def backward(ctx: Context, h):
+        grad, y = ctx.saved_tensors
+        p, axis = exp(y), ctx.axis
+        dg, dy = ctx.needs_input_grad
+        return (h - (h * p).sum(axis=axis, keepdims=True) if dg else None), \
+            (-h * p * grad.sum(axis=axis, keepdims=True) if dy else None)
+
+    @staticmethod
+    def jvp(ctx: Context, tg, ty):
+        grad, y = ctx.saved_tensors
+        p, axis = np.exp(y), ctx.axis
+        return plus(None if tg is None else tg - p * tg.sum(axis=axis, keepdims=True),
+                    None if ty is None else -p * ty * grad.sum(axis=axis, keepdims=True))
 
 
 class MaxPool2d(Function):
@@ -115,4 +82,34 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return kernels.impl.max_pool2d_backward(grad, ctx.saved_tensors[0], ctx.shape)
+        return MaxPoolBackward.call(grad, index=value(ctx.saved_tensors[0]), shape=ctx.shape)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return _gather_maxima(t, ctx.saved_tensors[0])
+
+
+def _gather_maxima(x, index):
+    """x [B, C, H, W] read at each window's maximum: [B, C, OH, OW] (arrays or tensors)."""
+    B, C = index.shape[:2]
+    flat = x.reshape(B, C, -1)
+    return Gather.call(flat, index=index.reshape(B, C, -1), axis=2).reshape(index.shape)
+
+
+class MaxPoolBackward(Function):
+    """Each window's gradient added at its maximum (max-pooling's gradient as an op):
+    d/dG is reading H at the maxima (a gather); the indices take no gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, grad, index, shape):
+        ctx.save_for_backward(index)
+        ctx.shape = shape
+        return kernels.impl.max_pool2d_backward(grad, index, shape)
+
+    @staticmethod
+    def backward(ctx: Context, h):
+        return _gather_maxima(h, value(ctx.saved_tensors[0]))
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return kernels.impl.max_pool2d_backward(np.ascontiguousarray(t), ctx.saved_tensors[0], ctx.shape)

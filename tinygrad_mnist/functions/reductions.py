@@ -1,16 +1,11 @@
-"""Reductions: sum, mean, max and min along axes (or of everything)."""
+"""Reductions: sum, mean, max and min along axes (or of everything). Sum and mean are linear (their
+JVP reduces the tangent); max and min weigh each element by its share of the extreme."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Context, Function
-
-
-def _expand(grad, shape, axis, keepdims):
-    """Put back the axes a reduction removed, so `grad` broadcasts against its input."""
-    if axis is not None and not keepdims:
-        grad = np.expand_dims(grad, axis)
-    return np.broadcast_to(grad, shape)
+from .movement import expand
 
 
 class Sum(Function):
@@ -23,7 +18,11 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return _expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
+        return expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t.sum(axis=ctx.axis, keepdims=ctx.keepdims)
 
 
 class Mean(Function):
@@ -38,12 +37,17 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return _expand(grad / ctx.n, ctx.shape, ctx.axis, ctx.keepdims)
+        return expand(grad / ctx.n, ctx.shape, ctx.axis, ctx.keepdims)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t.mean(axis=ctx.axis, keepdims=ctx.keepdims)
 
 
 class Max(Function):
     """x.max(axis):  d/dx_i = 1/k where x_i is one of the k tied maxima (ties split the gradient
-    evenly, as PyTorch's amax does), else 0."""
+    evenly, as PyTorch's amax does), else 0. The shares are constant almost everywhere, so the
+    second derivative is 0 (PyTorch's too)."""
 
     pick = staticmethod(np.max)
 
@@ -59,8 +63,16 @@ class Max(Function):
     def backward(ctx: Context, grad):
         (share,) = ctx.saved_tensors
         if ctx.axis is not None and not ctx.keepdims:
-            grad = np.expand_dims(grad, ctx.axis)
+            kept = list(share.shape)
+            for a in (ctx.axis if isinstance(ctx.axis, tuple) else (ctx.axis,)):
+                kept[a] = 1
+            grad = grad.reshape(tuple(kept))
         return share * grad
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        (share,) = ctx.saved_tensors  # the tied elements' tangents, averaged
+        return (share * t).sum(axis=ctx.axis, keepdims=ctx.keepdims)
 
 
 class Min(Max):

@@ -49,8 +49,8 @@ class Optimizer:
 
     def step(self) -> None:
         for i, v in enumerate(self.vars):
-            if v.grad is not None:
-                self._update(i, v.data, v.grad)
+            if v.grad is not None:  # a tensor (an array set by hand works too)
+                self._update(i, v.data, np.asarray(v.grad))
 
     def _update(self, i: int, param: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError

@@ -1,0 +1,53 @@
+"""What backward and jvp formulas call where numpy and `Tensor` spell a thing differently.
+
+A formula is written once: a first-order backward hands it numpy arrays, a create_graph one
+tensors (`autograd.py`). Operators (`*`, `/`, `-`), `.sum(axis=, keepdims=)`, `.reshape`,
+`.transpose(perm)` and `.T` mean the same on both; the few functions below pick numpy's or
+the tensor's spelling. `value(x)` is x's numbers, for masks and conditions: a mask is a
+constant (its derivative is zero almost everywhere), as in PyTorch.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import is_array
+
+
+def value(x: Any) -> np.ndarray:
+    """The numbers of an array or a tensor (no gradient flows through them)."""
+    return x if is_array(x) else x.data
+
+
+def exp(x: Any) -> Any:
+    return np.exp(x) if is_array(x) else x.exp()
+
+
+def log(x: Any) -> Any:
+    return np.log(x) if is_array(x) else x.log()
+
+
+def zeros_like(x: Any) -> Any:
+    return np.zeros_like(x) if is_array(x) else type(x)(np.zeros_like(x.data))
+
+
+def astype(x: Any, dtype) -> Any:
+    return x.astype(dtype)
+
+
+def swap_last(x: Any) -> Any:
+    """x with its last two dimensions swapped (a batched transpose)."""
+    perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return x.transpose(perm)
+
+
+def plus(*terms: Any) -> Any:
+    """The sum of the terms that are not None (None: an input without a tangent)."""
+    present = [t for t in terms if t is not None]
+    if not present:
+        return None
+    total = present[0]
+    for t in present[1:]:
+        total = total + t
+    return total
