@@ -38,6 +38,7 @@ from process import process_workloads  # noqa: E402
 from sweep import sweep_table, thread_count_list, thread_limit, thread_sweep  # noqa: E402,F401  (tests use run.thread_limit)
 from timing import compare, machine, table, torch  # noqa: E402,F401  (torch: the tests ask run.torch)
 from workloads import conv_workloads, epoch_workloads, kernel_workloads  # noqa: E402
+from higher import higher_workloads  # noqa: E402
 
 from tinygrad_mnist.datasets import mnist  # noqa: E402
 from tinygrad_mnist.kernels.pool import usable_cores  # noqa: E402
@@ -103,6 +104,8 @@ def full_run(repeats: int, rounds: int, quick: bool) -> Dict[str, object]:
     results["training"] = section("2-4. Training (ratios below 1: the engine is faster)",
                                   epoch_workloads(mnist.load(), baselines.float_data(), quick), repeats, rounds,
                                   ["engine", "engine, numpy kernels", "hand-written numpy", "torch"])
+    results["higher_order"] = section("7. Higher order (ratios below 1: the engine is faster)", higher_workloads(rng),
+                                      repeats * 3, rounds, ["engine", "engine, vhp (reverse over reverse)", "torch"])
     procs = process_workloads(1 if quick else 3)
     print("\n## 5. Whole process: `python -m tinygrad_mnist.train` with defaults (10 epochs)\n")
     print("| run | wall s | peak RSS MiB | wall ÷ engine's (warm) |\n|---|---|---|---|")

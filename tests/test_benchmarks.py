@@ -25,6 +25,7 @@ def test_quick_benchmark_runs_and_reports_every_workload(tmp_path):
     assert all(v > 0 for row in training.values() for v in row.values())
     assert {"engine, warm cache", "engine, empty cache", "numpy script"} <= set(results["process"])
     assert len(results["convolutions"]) == 2
+    assert {r["workload"][:3] for r in results["higher_order"]} == {"HVP", "JVP"}
     assert "| tutorial epoch" in proc.stdout
 
 

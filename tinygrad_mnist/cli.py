@@ -28,6 +28,8 @@ DEFAULT_BATCH_SIZE = {"linear": None, "mlp": 64, "cnn": 64}  # None: the whole t
 DEFAULT_EPOCHS = {"linear": 10, "mlp": 10, "cnn": 10}
 # The learning rate of epoch e is LR * DECAY**(e - 1): 1 keeps it constant (the tutorial's SGD).
 DEFAULT_LR_DECAY = {"linear": 1.0, "mlp": 1.0, "cnn": 0.7}
+OPTIMIZERS = ("sgd", "adamw", "newton-cg")
+NEWTON_CG_LEARNING_RATE = 1.0  # the full Newton step
 
 
 def per_model(defaults: dict) -> str:
@@ -120,8 +122,10 @@ def train_parser():
     _data_and_model(parser, "linear: the tutorial's zero-initialised Linear(784, 10); mlp: 784-100-10 "
                             "with ReLU; cnn: Candle's convolutional net (default: the model of the checkpoint "
                             "loaded or resumed, else linear)")
-    parser.add_argument("--optimizer", choices=("sgd", "adamw"),
-                        help=f"optimizer (default: {per_model(DEFAULT_OPTIMIZER)})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS,
+                        help=f"optimizer (default: {per_model(DEFAULT_OPTIMIZER)}); newton-cg takes Hessian-free "
+                             f"Newton steps (CG on Hessian-vector products, meant for the convex linear model; "
+                             f"learning rate {NEWTON_CG_LEARNING_RATE:g} unless given)")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help=f"minibatch size, reshuffled each epoch (default: {per_model(DEFAULT_BATCH_SIZE)})")
     parser.add_argument("--seed", type=seed, default=None,

@@ -26,8 +26,8 @@ def _tuple(x) -> Tuple[tuple, bool]:
     return (tuple(x), True) if isinstance(x, (tuple, list)) else ((x,), False)
 
 
-def _leaves(inputs) -> list:
-    return [Tensor(np.asarray(t.data if isinstance(t, Tensor) else t), requires_grad=True) for t in inputs]
+def _leaves(inputs, requires_grad: bool = True) -> list:
+    return [Tensor(np.asarray(t.data if isinstance(t, Tensor) else t), requires_grad=requires_grad) for t in inputs]
 
 
 def _like(x, shapes) -> list:
@@ -64,9 +64,10 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
 
 def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(*inputs), ∂func/∂inputs · v) in forward mode: one pass carrying the tangent `v` (default:
-    ones for one-element inputs)."""
+    ones for one-element inputs), and no graph kept. With `create_graph` the inputs require grad,
+    for a func that differentiates inside (a Hessian column by forward over reverse)."""
     ins, was = _tuple(inputs)
-    xs = _leaves(ins)
+    xs = _leaves(ins, requires_grad=create_graph)
     tangents = [np.ones_like(x.data) for x in xs] if v is None else _like(v, [x.shape for x in xs])
     with forward_ad.dual_level():
         out = func(*[forward_ad.make_dual(x, t) for x, t in zip(xs, tangents)])
@@ -112,7 +113,7 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
         for j, x in enumerate(xs):
             for k in range(x.data.size):
                 tangents = tuple(_one_hot(x.shape, k) if jj == j else np.zeros(xx.shape) for jj, xx in enumerate(xs))
-                _, columns = jvp(func, tuple(xs), tangents)
+                _, columns = jvp(func, tuple(xs), tangents, create_graph=True)
                 for i, c in enumerate(_tuple(columns)[0]):
                     blocks[i][j][(...,) + np.unravel_index(k, x.shape)] = c.data
     result = tuple(tuple(Tensor(b) for b in row) for row in blocks)

@@ -35,7 +35,7 @@ from .generator import rng
 from .generator import seed as seed_generator
 from .inference import EVAL_BATCH, accuracy, build, checkpoint_model
 from .models import IMAGE_DIM
-from .nn import SGD, AdamW, CheckpointError, Module, Optimizer, VarMap, checkpoint
+from .nn import SGD, AdamW, CheckpointError, Module, NewtonCG, Optimizer, VarMap, checkpoint
 from .kernels.pool import usable_cores
 from .epoch import DivergenceGuard, TrainingError, train_epoch
 from .progress import append_metrics, busy_note, epoch_line, resume_command, settings_line
@@ -111,9 +111,11 @@ class Settings:
         def pick(given, key: str, defaults: dict, kind_of=float):
             return given if given is not None else kind_of(was.get(key, defaults[kind]))
         batch = args.batch_size or int(was.get("batch_size", 0)) or cli.DEFAULT_BATCH_SIZE[kind] or sys.maxsize
-        return Settings(kind, pick(args.learning_rate, "learning_rate", cli.DEFAULT_LEARNING_RATE),
-                        pick(args.lr_decay, "lr_decay", cli.DEFAULT_LR_DECAY),
-                        args.optimizer or was.get("optimizer") or cli.DEFAULT_OPTIMIZER[kind], batch,
+        optimizer = args.optimizer or was.get("optimizer") or cli.DEFAULT_OPTIMIZER[kind]
+        rates = {k: cli.NEWTON_CG_LEARNING_RATE for k in cli.MODELS} if optimizer == "newton-cg" else \
+            cli.DEFAULT_LEARNING_RATE
+        return Settings(kind, pick(args.learning_rate, "learning_rate", rates),
+                        pick(args.lr_decay, "lr_decay", cli.DEFAULT_LR_DECAY), optimizer, batch,
                         args.seed if args.seed is not None else int(was.get("seed", 0)),
                         args.epochs if args.epochs is not None else cli.DEFAULT_EPOCHS[kind])
 
@@ -190,7 +192,8 @@ def start_from(args, varmap: VarMap, resumed: Optional[resume.TrainingState], sa
 
 def make_optimizer(settings: Settings, varmap: VarMap, resumed: Optional[resume.TrainingState],
                    path: Optional[str]) -> Optimizer:
-    optimizer = (SGD if settings.optimizer == "sgd" else AdamW)(varmap.all_vars(), settings.learning_rate)
+    kinds = {"sgd": SGD, "adamw": AdamW, "newton-cg": NewtonCG}
+    optimizer = kinds[settings.optimizer](varmap.all_vars(), settings.learning_rate)
     if resumed:
         try:
             optimizer.load_state(resumed.arrays, resumed.numbers)

@@ -6,9 +6,10 @@ from . import init, loss, ops
 from .checkpoint import CheckpointError
 from .layers import (Conv2d, Conv2dConfig, Dropout, Linear, Module, conv2d, conv2d_no_bias, linear,
                      linear_no_bias, max_pool2d, relu)
+from .newton import NewtonCG
 from .optim import SGD, AdamW, Optimizer
 from .varmap import VarBuilder, VarMap
 
 __all__ = ["VarMap", "VarBuilder", "Linear", "linear", "linear_no_bias", "Module", "Conv2d", "Conv2dConfig",
-           "conv2d", "conv2d_no_bias", "Dropout", "max_pool2d", "relu", "SGD", "AdamW", "Optimizer",
+           "conv2d", "conv2d_no_bias", "Dropout", "max_pool2d", "relu", "SGD", "AdamW", "NewtonCG", "Optimizer",
            "CheckpointError", "init", "ops", "loss"]
