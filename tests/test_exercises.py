@@ -7,9 +7,9 @@ import pytest
 SOLUTIONS = sorted((Path(__file__).resolve().parent.parent / "docs" / "solutions").glob("ex*.py"))
 
 
-def test_eight_exercises_each_with_a_solution():
+def test_eleven_exercises_each_with_a_solution():
     page = (SOLUTIONS[0].parent.parent / "exercises.md").read_text()
-    assert len(SOLUTIONS) >= 8 and page.count("\n## ") >= 8
+    assert len(SOLUTIONS) >= 11 and page.count("\n## ") >= 11
     for path in SOLUTIONS:
         assert f"(solutions/{path.name})" in page
 

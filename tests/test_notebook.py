@@ -27,3 +27,4 @@ def test_walkthrough_runs_and_shows_trace_and_graph(tmp_path):
     assert "weight [10, 784]: .grad norm" in text
     assert "Epoch:    1 Train Loss:  2.30259 Test Acc: 68.08%" in text          # the trainer
     assert "test accuracy on 2,000 images" in text
+    assert "gradient requires grad: True" in text and "H·v the same both ways: True" in text  # section 7

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import weakref
 from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
@@ -74,7 +73,6 @@ class Context:
         self.needs_input_grad = needs_input_grad
         self._saved: tuple = ()
         self._freed = False
-        self.output: Optional[weakref.ref] = None  # the tensor this application made
 
     def save_for_backward(self, *arrays: Any) -> None:
         self._saved = arrays
@@ -90,36 +88,39 @@ class Context:
         if self._saved:
             self._saved, self._freed = (), True
 
-    def as_tensor(self, a: Any):
-        """A saved array as the tensor it is in the graph: an input, the output, else a constant."""
+    def as_tensor(self, a: Any, out):
+        """A saved array as the tensor it is in the graph: an input, the output `out`, else a constant."""
         if not isinstance(a, np.ndarray):
             return a
         for p in self.parents:
             if a is p.data:
                 return p
-        out = self.output() if self.output is not None else None
-        if out is not None and a is out.data:
+        if a is out.data:
             return out
         return type(self.parents[0])(a)
 
 
 class _GraphView:
-    """A context as a create_graph backward sees it: the saved arrays as tensors of the graph."""
+    """A context as a create_graph backward sees it: the saved arrays as tensors of the graph
+    (`out` is the tensor the op made, the node being visited)."""
 
-    def __init__(self, ctx: Context):
-        self._ctx = ctx
+    def __init__(self, ctx: Context, out):
+        self._ctx, self._out = ctx, out
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ctx, name)
 
     @property
     def saved_tensors(self) -> tuple:
-        return tuple(self._ctx.as_tensor(a) for a in self._ctx.saved_tensors)
+        return tuple(self._ctx.as_tensor(a, self._out) for a in self._ctx.saved_tensors)
+
+
+_PLAIN = (np.ndarray, np.generic, int, float)
 
 
 def is_array(x: Any) -> bool:
     """A plain value (a first-order backward's arrays), as opposed to a tensor."""
-    return isinstance(x, (np.ndarray, np.generic, int, float))
+    return isinstance(x, _PLAIN)
 
 
 class Function:
@@ -158,7 +159,6 @@ class Function:
         if enabled and True in needs:
             out.requires_grad = True
             out._ctx = ctx
-            ctx.output = weakref.ref(out)
         if _tangents.active:
             _tangents.carry(cls, ctx, inputs, out)
         return out
@@ -167,12 +167,21 @@ class Function:
     def call(cls, *args, **kwargs):
         """The op inside a backward: on tensors it is applied (and recorded, as create_graph
         needs); on plain arrays its forward runs as it is (a first-order backward: nothing wrapped,
-        nothing recorded)."""
-        tensors = [a for a in args if not is_array(a) and a is not None]
-        if not tensors:
-            return cls.forward(Context(cls, (), ()), *args, **kwargs)
-        make = type(tensors[0])
-        return cls.apply(*[a if not is_array(a) else make(np.asarray(a)) for a in args], **kwargs)
+        nothing recorded, and no more Python than a direct call: this is the training step's path)."""
+        for a in args:
+            if a is not None and not isinstance(a, _PLAIN):
+                break
+        else:
+            return cls.forward(_Scratch(), *args, **kwargs)
+        make = type(next(a for a in args if a is not None and not isinstance(a, _PLAIN)))
+        return cls.apply(*[make(np.asarray(a)) if isinstance(a, _PLAIN) else a for a in args], **kwargs)
+
+
+class _Scratch:
+    """The context of a forward run inside a first-order backward: it keeps nothing."""
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        pass
 
 
 class _Tangents(threading.local):
@@ -242,7 +251,8 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
     if trace:
         trace.start(roots[0], grads[0])
     captured: dict = {}
-    with set_grad_enabled(create_graph):  # a create_graph backward records the ops it applies
+    previous, _mode.enabled = _mode.enabled, create_graph  # a create_graph backward records its ops
+    try:
         for node in reversed(topological_order(list(roots))):
             g = pending.pop(id(node), None)
             if g is None:
@@ -256,13 +266,16 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
             _visit(node, g, pending, create_graph, trace)
             if not retain_graph:
                 node._ctx.free()
+    finally:
+        _mode.enabled = previous
     return captured
 
 
 def _accumulate(leaf, g, trace) -> None:
     """A leaf keeps what it received in `.grad`, a tensor, added to what it already held."""
-    if is_array(g):
-        g = np.asarray(g, dtype=leaf.data.dtype)
+    if isinstance(g, _PLAIN):
+        if g.dtype != leaf.data.dtype:
+            g = g.astype(leaf.data.dtype)
         leaf.grad = type(leaf)(g.copy()) if leaf.grad is None else type(leaf)(leaf.grad.data + g)
     else:
         g = g if g.dtype == leaf.dtype else g.astype(leaf.dtype)
@@ -276,15 +289,16 @@ def _visit(node, g, pending: dict, create_graph: bool, trace) -> None:
     ctx = node._ctx
     if trace:
         trace.visit(node, g)
-    grads = ctx.fn.backward(_GraphView(ctx) if create_graph else ctx, g)
+    grads = ctx.fn.backward(_GraphView(ctx, node) if create_graph else ctx, g)
     if not isinstance(grads, tuple):
         grads = (grads,)
-    for parent, pg in zip(ctx.parents, grads + (None,) * (len(ctx.parents) - len(grads))):
+    for parent, pg in zip(ctx.parents, grads if len(grads) == len(ctx.parents) else
+                          grads + (None,) * (len(ctx.parents) - len(grads))):
         if pg is None or not parent.requires_grad:
             if trace:
                 trace.constant(node, parent)
             continue
-        if create_graph and is_array(pg):  # a constant gradient (a mask, zeros): a constant tensor
+        if create_graph and isinstance(pg, _PLAIN):  # a constant gradient (a mask, zeros): a constant tensor
             pg = type(parent)(np.asarray(pg))
         full = pg
         if pg.shape != parent.data.shape:

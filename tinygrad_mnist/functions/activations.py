@@ -105,7 +105,7 @@ class ReLUBackward(Function):
     @staticmethod
     def forward(ctx: Context, grad, y):
         ctx.save_for_backward(y)
-        return kernels.impl.relu_backward(np.ascontiguousarray(grad), y)
+        return kernels.impl.relu_backward(grad, y)
 
     @staticmethod
     def backward(ctx: Context, grad):
