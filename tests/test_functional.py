@@ -142,3 +142,24 @@ def test_a_first_order_backward_records_nothing():
     finally:
         autograd.Function.apply = classmethod(original)
     assert made == [] and isinstance(x.grad, Tensor)
+
+
+def test_an_op_without_a_jvp_rule_says_so_in_forward_mode():
+    from tinygrad_mnist import forward_ad
+    from tinygrad_mnist.autograd import Function
+
+    class Twice(Function):
+        """2x:  d/dx = 2 (no jvp rule written)."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return 2 * grad
+    with forward_ad.dual_level():
+        x = forward_ad.make_dual(Tensor(np.ones(2)), np.ones(2))
+        with pytest.raises(NotImplementedError, match="Twice has no jvp rule"):
+            Twice.apply(x)
+    assert Twice.apply(Tensor(np.ones(2))).numpy().tolist() == [2.0, 2.0]  # outside forward mode: fine

@@ -24,7 +24,11 @@ def _carry(cls, ctx, inputs, out) -> None:
     tangents = [getattr(t, "_tangent", None) for t in inputs]
     if all(t is None for t in tangents) or out.data.dtype.kind != "f":
         return
-    t = cls.jvp(ctx, *tangents)
+    try:
+        t = cls.jvp(ctx, *tangents)
+    except NotImplementedError:
+        raise NotImplementedError(f"{cls.__name__} has no jvp rule, so forward mode cannot go through it: "
+                                  "give it a jvp(ctx, *tangents) beside backward (docs/higher-order.md)") from None
     if t is None:
         return
     t = np.asarray(t, dtype=out.data.dtype)

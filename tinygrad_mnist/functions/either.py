@@ -28,14 +28,6 @@ def log(x: Any) -> Any:
     return np.log(x) if is_array(x) else x.log()
 
 
-def zeros_like(x: Any) -> Any:
-    return np.zeros_like(x) if is_array(x) else type(x)(np.zeros_like(x.data))
-
-
-def astype(x: Any, dtype) -> Any:
-    return x.astype(dtype)
-
-
 def swap_last(x: Any) -> Any:
     """x with its last two dimensions swapped (a batched transpose)."""
     perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)

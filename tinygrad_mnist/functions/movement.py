@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Context, Function
-from .either import is_array, value
+from .either import value
 
 
 class Reshape(Function):
@@ -138,9 +138,8 @@ def _split(ctx: Context, idx) -> None:
 
 
 def _joined(ctx: Context):
-    arrays = iter(ctx.saved_tensors)
-    items = tuple(next(arrays) if i is _SAVED else i for i in ctx.template)
-    items = tuple(i if is_array(i) or not hasattr(i, "data") else i.data for i in items)  # constants
+    arrays = iter(ctx.saved_tensors)  # arrays, or with create_graph constant tensors: their numbers
+    items = tuple(value(next(arrays)) if i is _SAVED else i for i in ctx.template)
     return items if ctx.was_tuple else items[0]
 
 
