@@ -32,8 +32,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ENV = "TINYGRAD_MNIST_MUTANT"
-TESTS = ["tests/test_torch_parity.py", "tests/test_ops.py", "tests/test_autograd.py", "tests/test_kernels.py",
-         "tests/test_semantics.py", "tests/test_tensor.py", "tests/test_nn.py", "tests/test_train.py"]
+TESTS = ["tests/test_torch_parity.py", "tests/test_higher_order.py", "tests/test_ops.py", "tests/test_autograd.py",
+         "tests/test_kernels.py", "tests/test_kernels_conv.py", "tests/test_functional.py", "tests/test_semantics.py",
+         "tests/test_tensor.py", "tests/test_nn.py", "tests/test_train.py"]
 
 # Hand-written edits: (where, the line as it is, the line with the bug).
 EDITS = {
