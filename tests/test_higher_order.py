@@ -56,18 +56,25 @@ def torch_first_float(case, theirs, index):
     return f, [t for t in theirs if isinstance(t, torch.Tensor)]
 
 
-def _arrays(case):
-    return [(np.asarray(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a), req)
-            for a, req in inputs(case, np.random.default_rng(sum(map(ord, case))))]
+def both(case):
+    """The case's first differentiable output as a function, for the engine and for PyTorch, and
+    the float64 inputs each takes: (f, leaves, torch's f, torch's leaves)."""
+    arrays = [(np.asarray(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a), req)
+              for a, req in inputs(case, np.random.default_rng(sum(map(ord, case))))]
+    f, leaves, index = first_float(case, engine_tensors(arrays, np.float64))
+    return (f, leaves, *torch_first_float(case, torch_inputs(arrays), index))
+
+
+def close(ours, theirs):
+    """None (an input the output does not use) counts as zeros on either side."""
+    np.testing.assert_allclose(0 if ours is None else ours.numpy(),
+                               0 if theirs is None else theirs.detach().numpy(force=True), rtol=1e-7, atol=1e-9)
 
 
 @pytest.mark.skipif(torch is None, reason="torch is not installed")
 @pytest.mark.parametrize("case", sorted(set(DIFFERENTIABLE) | {"clamp_at_the_bounds", "max_all_ties"}))
 def test_second_order_against_pytorch(case, backend):
-    arrays = _arrays(case)
-    ours = engine_tensors(arrays, np.float64)
-    f, leaves, index = first_float(case, ours)
-    tf, tleaves = torch_first_float(case, torch_inputs(arrays), index)
+    f, leaves, tf, tleaves = both(case)
     rng = np.random.default_rng(1)
     out, tout = f(*leaves), tf(*tleaves)
     u = rng.standard_normal(out.shape)
@@ -75,30 +82,24 @@ def test_second_order_against_pytorch(case, backend):
     firsts = grad(out, leaves, grad_outputs=u, create_graph=True, allow_unused=True)
     tfirsts = torch.autograd.grad(tout, tleaves, grad_outputs=torch.tensor(u), create_graph=True, allow_unused=True)
     for g, tg in zip(firsts, tfirsts):
-        np.testing.assert_allclose(0 if g is None else g.numpy(), 0 if tg is None else tg.detach().numpy(force=True),
-                                   rtol=1e-7, atol=1e-9)
+        close(g, tg)
     s = sum(((g * Tensor(w)).sum() for g, w in zip(firsts, ws) if g is not None and g.requires_grad), Tensor(0.0))
     ts = sum(((g * torch.tensor(w)).sum() for g, w in zip(tfirsts, ws) if g is not None and g.requires_grad),
              torch.tensor(0.0, dtype=torch.float64))
     seconds = grad(s, leaves, allow_unused=True) if s.requires_grad else [None] * len(leaves)
     tseconds = torch.autograd.grad(ts, tleaves, allow_unused=True) if ts.requires_grad else [None] * len(tleaves)
-    for g, tg in zip(seconds, tseconds):  # an unused input's second derivative is zero on both sides
-        np.testing.assert_allclose(0 if g is None else g.numpy(), 0 if tg is None else tg.detach().numpy(force=True),
-                                   rtol=1e-7, atol=1e-9)
+    for g, tg in zip(seconds, tseconds):
+        close(g, tg)
 
 
 @pytest.mark.skipif(torch is None, reason="torch is not installed")
 @pytest.mark.parametrize("case", sorted(set(DIFFERENTIABLE) | {"clamp_at_the_bounds", "max_all_ties"}))
 def test_jvp_against_pytorch(case, backend):
-    arrays = _arrays(case)
-    ours = engine_tensors(arrays, np.float64)
-    f, leaves, index = first_float(case, ours)
-    tf, tleaves = torch_first_float(case, torch_inputs(arrays), index)
+    f, leaves, tf, tleaves = both(case)
     rng = np.random.default_rng(2)
     vs = [rng.standard_normal(t.shape) for t in leaves]
     with forward_ad.dual_level():
         _, tangent = forward_ad.unpack_dual(f(*[forward_ad.make_dual(t, v) for t, v in zip(leaves, vs)]))
     _, theirs = torch.func.jvp(lambda *xs: tf(*xs), tuple(t.detach() for t in tleaves),
                                tuple(torch.tensor(v) for v in vs))
-    np.testing.assert_allclose(0 if tangent is None else tangent.numpy(), theirs.numpy(force=True), rtol=1e-7,
-                               atol=1e-9)
+    close(tangent, theirs)

@@ -17,9 +17,6 @@ class KernelSet(Protocol):
     """A kernel set. The docstrings are the contract; `numpy_kernels.py` is its plain reading."""
 
     # -- products
-    def result_dtype(self, a: np.ndarray, b: np.ndarray) -> np.dtype:
-        """Output dtype of a product: uint8 pixels times float32 weights is float32."""
-
     def matmul(self, a: np.ndarray, b: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """`scale * (a @ b)` for 2-D arrays of any layout (a may be uint8)."""
 

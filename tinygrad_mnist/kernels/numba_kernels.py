@@ -17,7 +17,7 @@ from __future__ import annotations
 from .conv import col2im, conv_one_channel, conv_one_channel_backward, im2col, nchw_to_rows, rows_to_nchw
 from .elementwise import adamw_update, argmax, relu, relu_backward
 from .maxpool import max_pool2d, max_pool2d_backward
-from .numpy_kernels import conv_out_size, pool_out_size, result_dtype
+from .numpy_kernels import conv_out_size, pool_out_size
 from .pool import get_num_threads, is_cached, set_num_threads
 from .products import _nt_rows, matmul
 from .softmax import log_softmax, log_softmax_backward, nll, nll_backward
@@ -31,4 +31,4 @@ def is_compiled() -> bool:
 __all__ = ["matmul", "log_softmax", "log_softmax_backward", "nll", "nll_backward", "relu", "relu_backward",
            "argmax", "adamw_update", "im2col", "col2im", "rows_to_nchw", "nchw_to_rows", "conv_one_channel",
            "conv_one_channel_backward", "max_pool2d", "max_pool2d_backward",
-           "conv_out_size", "pool_out_size", "result_dtype", "set_num_threads", "get_num_threads", "is_compiled"]
+           "conv_out_size", "pool_out_size", "set_num_threads", "get_num_threads", "is_compiled"]
