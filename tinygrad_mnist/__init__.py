@@ -1,8 +1,10 @@
 """tinygrad_mnist: a minimal reverse-mode autograd engine that trains MNIST in seconds.
 
-Layers, bottom up: `kernels` (numba and numpy twins on plain arrays) →
-`functions` (one op each, by family) and `autograd` (the graph) → `tensor` (the user's
-handle) → `nn` (parameters, layers, optimizers) → `train` (the MNIST trainer).
+Layers, bottom up (docs/architecture.md has the module-by-module table a test keeps true):
+`kernels` (numba and numpy twins on plain arrays) → `autograd` (the graph, reverse mode) and
+`forward_ad` (forward mode) → `functions` (one op each, by family) → `tensor` (the user's
+handle), `functional` (vjp, jvp, jacobian, hessian, hvp) → `nn` (parameters, layers,
+optimizers) → `train` (the MNIST trainer).
 
 Importing the package changes nothing in the process: no environment variable,
 allocator setting, signal handler or thread. The kernels' thread pool starts
