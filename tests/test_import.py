@@ -8,7 +8,9 @@ import pytest
 MODULES = ["tinygrad_mnist", "tinygrad_mnist.datasets.mnist", "tinygrad_mnist.kernels.numba_kernels",
            "tinygrad_mnist.kernels.numpy_kernels", "tinygrad_mnist.nn", "tinygrad_mnist.models",
            "tinygrad_mnist.train", "tinygrad_mnist.evaluate", "tinygrad_mnist.viz", "tinygrad_mnist.gradcheck",
-           "tinygrad_mnist.predict", "tinygrad_mnist.plot", "tinygrad_mnist.losses", "tinygrad_mnist.trace"]
+           "tinygrad_mnist.predict", "tinygrad_mnist.plot", "tinygrad_mnist.losses", "tinygrad_mnist.trace",
+           "tinygrad_mnist.functional", "tinygrad_mnist.forward_ad", "tinygrad_mnist.runner", "tinygrad_mnist.inference",
+           "tinygrad_mnist.commands", "tinygrad_mnist.kernels.cache"]
 
 PROBE = """
 import os, signal, sys, threading
