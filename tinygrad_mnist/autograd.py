@@ -18,43 +18,13 @@ recorded: the gradient is itself a graph and can be differentiated again.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-
-class _GradMode(threading.local):
-    """Whether ops record a graph: per thread, as PyTorch's grad mode is (a loader thread's
-    no_grad must not switch recording off for the training thread)."""
-    enabled = True
-
-
-_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    return _mode.enabled
-
-
-@contextlib.contextmanager
-def set_grad_enabled(mode: bool) -> Iterator[None]:
-    """Inside this block (on this thread) ops record a graph or not, as `mode` says."""
-    previous, _mode.enabled = _mode.enabled, mode
-    try:
-        yield
-    finally:
-        _mode.enabled = previous
-
-
-def no_grad():
-    """Inside this block (on this thread) ops record nothing, so no graph is kept."""
-    return set_grad_enabled(False)
-
-
-def enable_grad():
-    return set_grad_enabled(True)
+# re-exported: `autograd.no_grad` is where PyTorch users look for grad mode
+from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
 
 FREED = ("Trying to backward through the graph a second time: backward() frees what each op saved "
@@ -170,11 +140,9 @@ class Function:
         nothing recorded, and no more Python than a direct call: this is the training step's path)."""
         for a in args:
             if a is not None and not isinstance(a, _PLAIN):
-                break
-        else:
-            return cls.forward(_Scratch(), *args, **kwargs)
-        make = type(next(a for a in args if a is not None and not isinstance(a, _PLAIN)))
-        return cls.apply(*[make(np.asarray(a)) if isinstance(a, _PLAIN) else a for a in args], **kwargs)
+                make = type(a)
+                return cls.apply(*[make(np.asarray(x)) if isinstance(x, _PLAIN) else x for x in args], **kwargs)
+        return cls.forward(_Scratch(), *args, **kwargs)
 
 
 class _Scratch:
@@ -309,6 +277,20 @@ def _visit(node, g, pending: dict, create_graph: bool, trace) -> None:
         pending[key] = pg if key not in pending else pending[key] + pg
 
 
+def seed(out, gradient, create_graph: bool, missing: str):
+    """The cotangent a pass starts from at `out`: `gradient` in out's dtype (a one-element `out`
+    may leave it out: 1), as a tensor when the pass is recorded. `missing` is the error for a
+    larger `out` without one ({shape} is filled in)."""
+    if gradient is None:
+        if out.data.size != 1:
+            raise RuntimeError(missing.format(shape=out.shape))
+        gradient = np.ones_like(out.data)
+    if create_graph and hasattr(gradient, "_ctx"):  # a tensor, perhaps a graph itself: kept as it is
+        return gradient
+    g = np.asarray(getattr(gradient, "data", gradient), dtype=out.data.dtype)
+    return type(out)(g) if create_graph else g
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
          allow_unused: bool = False) -> tuple:
     """The gradients of `outputs` with respect to `inputs`, as PyTorch's `torch.autograd.grad`:
@@ -327,13 +309,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
         if not out.requires_grad:
             raise RuntimeError("grad(): an output does not require a gradient (no input had requires_grad=True, "
                                "or it was made under no_grad())")
-        if g is None:
-            if out.data.size != 1:
-                raise RuntimeError(f"grad(): an output of shape {out.shape} needs grad_outputs (a cotangent "
-                                   "of its shape)")
-            g = np.ones_like(out.data)
-        g = g if (create_graph and not is_array(g)) else np.asarray(getattr(g, "data", g), dtype=out.data.dtype)
-        seeds.append(type(out)(g) if create_graph and is_array(g) else g)
+        seeds.append(seed(out, g, create_graph, "grad(): an output of shape {shape} needs grad_outputs (a "
+                                                "cotangent of its shape)"))
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad(): an input does not require a gradient")

@@ -191,16 +191,8 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require a gradient "
                                "(no input had requires_grad=True, or it was made under no_grad())")
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"backward() without a gradient needs a one-element tensor, "
-                                   f"got shape {self.shape}; reduce it to a loss or pass gradient=")
-            gradient = np.ones_like(self.data)
-        if create_graph and isinstance(gradient, TensorBase):
-            seed = gradient
-        else:
-            seed = np.asarray(gradient.data if isinstance(gradient, TensorBase) else gradient, dtype=self.dtype)
-            seed = Tensor(seed) if create_graph else seed
+        seed = autograd.seed(self, gradient, create_graph, "backward() without a gradient needs a one-element "
+                             "tensor, got shape {shape}; reduce it to a loss or pass gradient=")
         if seed.shape != self.shape:
             raise ValueError(f"backward(): gradient of shape {seed.shape} for a tensor of shape {self.shape}")
         from .trace import for_call
