@@ -142,9 +142,8 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         duals = [forward_ad.make_dual(x, t) for x, t in zip(xs, tangents)]
         out = func(*duals)
         grads = grad(out, duals, create_graph=True, allow_unused=True)
-        products = tuple(Tensor(np.zeros_like(x.data)) if g is None or forward_ad.unpack_dual(g)[1] is None
-                         else forward_ad.unpack_dual(g)[1] for g, x in zip(grads, xs))
-    return Tensor(out.data), _out(products, was)
+        tangents = [None if g is None else forward_ad.unpack_dual(g)[1] for g in grads]
+    return Tensor(out.data), _out(_filled(tangents, xs, False, "hvp"), was)
 
 
 def vhp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
