@@ -138,6 +138,65 @@ def test_a_checkpoint_survives_sigint_and_sigterm_mid_run(data, good, tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "m.safetensors.state"]
 
 
+# `python -m tinygrad_mnist.train` with signals sent at a known moment of a save: inside the
+# fsync of its N-th file (an injected os.fsync sends them), to the process or to another thread.
+SIGNAL_IN_SAVE = """
+import os, runpy, signal, sys, threading
+sig, times, which, to_thread = getattr(signal, sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "thread"
+other = threading.Thread(target=threading.Event().wait, daemon=True)
+other.start()
+real, calls = os.fsync, [0]
+def fsync(fd):
+    calls[0] += 1
+    if calls[0] == which:
+        for _ in range(times):
+            signal.pthread_kill(other.ident, sig) if to_thread else os.kill(os.getpid(), sig)
+    return real(fd)
+os.fsync = fsync
+sys.argv = ["tinygrad_mnist.train", *sys.argv[5:]]
+runpy.run_module("tinygrad_mnist.train", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("sig,times,which,to", [
+    ("SIGINT", 1, 1, "process"), ("SIGTERM", 1, 1, "process"), ("SIGINT", 2, 1, "process"),
+    ("SIGINT", 1, 3, "thread"), ("SIGTERM", 2, 3, "thread")],
+    ids=["sigint-checkpoint", "sigterm-checkpoint", "sigint-twice", "sigint-state-file-other-thread",
+         "sigterm-twice-other-thread"])
+def test_a_signal_during_the_final_save_waits_for_the_files(data, good, tmp_path, sig, times, which, to):
+    """The finished run ends saved, both files whole and belonging together, and no temporary
+    file is left, whichever thread the signal reached (fsync 1 is the checkpoint's, 3 the state file's)."""
+    from tinygrad_mnist import resume
+    from tinygrad_mnist.nn import checkpoint
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(good.read_bytes())
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_IN_SAVE, sig, str(times), str(which), to, "--local-mnist",
+                           data, "--epochs", "2", "--save-model-path", path], capture_output=True, text=True,
+                          timeout=TIME_LIMIT, preexec_fn=limited)
+    fails(proc, 130, f"Interrupted while saving: the finished run is saved in {path}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "m.safetensors.state"]
+    assert checkpoint.metadata(str(path))["epochs"] == "2"
+    assert resume.load(str(path)).epoch == 2
+
+
+def test_a_legal_250_character_name_saves_and_resumes(data, tmp_path):
+    """245 letters and `.safe`: the temporary file and the state file are named to fit 255 bytes."""
+    path = tmp_path / ("m" * 245 + ".safe")
+    assert run("--local-mnist", data, "--epochs", "1", "--save-model-path", path).returncode == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert path.name in names and len(names) == 2 and all(len(n.encode()) <= 255 for n in names), names
+    assert not any(n.endswith(".tmp") for n in names)
+    proc = run("--local-mnist", data, "--epochs", "1", "--resume", path)
+    assert proc.returncode == 0 and "Epoch:    2" in proc.stdout, proc.stderr
+    assert run("--local-mnist", data, "--load-model-path", path, program="evaluate").returncode == 0
+
+
+def test_evaluate_to_a_full_disk(data, good):
+    with open("/dev/full", "w") as full:
+        fails(run("--local-mnist", data, "--load-model-path", good, program="evaluate", stdout=full), 1,
+              "cannot write to standard output")
+
+
 # ---------------------------------------------------------------- tracebacks and broken promises
 
 def _header_checkpoint(path, header: bytes):
@@ -248,6 +307,15 @@ def test_empty_batches_say_so():
         nll(Tensor(np.zeros((0, 10), np.float32)), np.zeros(0, np.int64))
     with pytest.raises(ValueError, match="empty batch"):
         cross_entropy(Tensor(np.zeros((0, 10), np.float32)), np.zeros(0, np.int64))
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp", "cnn"])
+def test_every_model_says_empty_batch(name):
+    from tinygrad_mnist import Tensor
+    from tinygrad_mnist.inference import build
+    model, _ = build(name)
+    with pytest.raises(ValueError, match="empty batch"):
+        model.loss(Tensor(np.zeros((0, 784), np.uint8)), np.zeros(0, np.int64))
 
 
 def test_integer_input_to_float_ops_computes_in_float32():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Dict
 
@@ -21,6 +22,19 @@ from .nn import checkpoint
 from .nn.checkpoint import CheckpointError
 
 SUFFIX = ".state"
+NAME_MAX = 255  # bytes in a file name, on every common file system
+
+
+def state_path(path: str) -> str:
+    """Where the state file of the checkpoint `path` goes: `path` + `.state`, or, where that name
+    would pass 255 bytes (a legal checkpoint name of 250), a shortened one with a digest of the
+    checkpoint's name, so it is still found from the checkpoint alone."""
+    directory, name = os.path.split(path)
+    if len((name + SUFFIX).encode()) <= NAME_MAX:
+        return path + SUFFIX
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    short = name.encode()[:NAME_MAX - len(SUFFIX) - 9].decode(errors="ignore")
+    return os.path.join(directory, f"{short}~{digest}{SUFFIX}")
 
 
 @dataclass
@@ -47,23 +61,23 @@ def save(path: str, state: TrainingState) -> None:
     """Write the state file of the checkpoint just written at `path`."""
     meta = {"optimizer_numbers": json.dumps(state.numbers), "rng": json.dumps(state.rng), "epoch": str(state.epoch),
             "checkpoint_sha256": _digest(checkpoint.save_target(path)), **state.settings}
-    checkpoint.save(path + SUFFIX, state.arrays, meta)
+    checkpoint.save(state_path(path), state.arrays, meta)
 
 
 def load(path: str) -> TrainingState:
     """The state file of the checkpoint at `path`, checked to belong to it."""
-    state_path = path + SUFFIX
+    state = state_path(path)
     try:
-        arrays, meta = checkpoint.load(state_path, max_bytes=None)
+        arrays, meta = checkpoint.load(state, max_bytes=None)
     except CheckpointError as err:
         raise CheckpointError(f"{path}: cannot resume: {err}") from None
     if meta.get("checkpoint_sha256") != _digest(path):
-        raise CheckpointError(f"{state_path}: does not belong to {path} (the checkpoint was written by "
+        raise CheckpointError(f"{state}: does not belong to {path} (the checkpoint was written by "
                               "another run); resume from the pair a run saved together")
     try:
         numbers, rng, epoch = json.loads(meta["optimizer_numbers"]), json.loads(meta["rng"]), int(meta["epoch"])
     except (KeyError, ValueError) as err:
-        raise CheckpointError(f"{state_path}: not a training state file ({err})") from None
+        raise CheckpointError(f"{state}: not a training state file ({err})") from None
     names = ("model", "optimizer", "learning_rate", "lr_decay", "batch_size", "seed")
     settings = {k: meta[k] for k in names if k in meta}
     return TrainingState(arrays, numbers, rng, epoch, settings)

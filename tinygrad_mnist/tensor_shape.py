@@ -27,7 +27,8 @@ class ShapeMethods(TensorBase):
         if self.ndim == 0:
             return self.reshape(1)
         start, end = norm_dim(start_dim, self.ndim), norm_dim(end_dim, self.ndim)
-        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+        merged = int(np.prod(self.shape[start:end + 1]))  # not -1: an empty batch has no size to infer
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
 
     def unsqueeze(self, dim: int) -> Self:
         d = norm_dim(dim, self.ndim + 1)

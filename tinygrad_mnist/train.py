@@ -24,7 +24,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Dict, Optional, TextIO
+from typing import Dict, List, Optional, TextIO
 
 import numpy as np
 
@@ -199,7 +199,7 @@ def make_optimizer(settings: Settings, varmap: VarMap, resumed: Optional[resume.
             optimizer.load_state(resumed.arrays, resumed.numbers)
             rng().bit_generator.state = resumed.rng
         except (ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(f"{path}{resume.SUFFIX}: cannot be resumed: {err}") from None
+            raise CheckpointError(f"{resume.state_path(path)}: cannot be resumed: {err}") from None
     return optimizer
 
 
@@ -213,39 +213,40 @@ def run_record(args, settings: Settings, first: int) -> dict:
 
 
 def train_epochs(args, settings: Settings, model: Module, varmap: VarMap, optimizer: Optimizer,
-                 data: mnist.Dataset, outcome: Outcome, say) -> Outcome:
+                 data: mnist.Dataset, outcome: Outcome, stop: StopRequest, say) -> Outcome:
     """The epochs, each ending in its line, its metrics record and (when the run saves) a snapshot;
     Ctrl-C or SIGTERM stops after the current batch."""
     guard = DivergenceGuard()
-    with StopRequest() as stop:
-        for epoch in range(outcome.first, outcome.first + settings.epochs):
-            start = time.perf_counter()
-            optimizer.set_learning_rate(settings.learning_rate * settings.lr_decay ** (epoch - 1))
-            train_loss = train_epoch(model, optimizer, data, settings.batch_size, epoch, stop, not args.quiet, guard)
-            if train_loss is None:
-                break
-            if not all(np.isfinite(v.data).all() for v in varmap.all_vars()):
-                raise TrainingError(f"training diverged at epoch {epoch} (the weights are no longer finite); "
-                                    f"try a smaller --learning-rate (now {settings.learning_rate:g})")
-            test_acc = accuracy(model, data.test_images, data.test_labels, EVAL_BATCH.get(settings.model))
-            seconds = time.perf_counter() - start
-            say(epoch_line(epoch, train_loss, test_acc, seconds))
-            if args.metrics_out:  # test accuracy in percent, as the epoch line prints it
-                append_metrics(args.metrics_out, {"epoch": epoch, "train_loss": train_loss, "test_acc": 100 * test_acc,
-                                                  "seconds": seconds, "learning_rate": optimizer.learning_rate})
-            outcome.epochs_done += 1
-            if args.save_model_path:
-                outcome.completed = {k: v.copy() for k, v in varmap.data().items()}
-                outcome.snapshot = resume.TrainingState.take(optimizer, rng(), outcome.previous + outcome.epochs_done,
-                                                             settings.stored())
-            if stop.requested:
-                break
-        outcome.interrupted = stop.requested
+    for epoch in range(outcome.first, outcome.first + settings.epochs):
+        start = time.perf_counter()
+        optimizer.set_learning_rate(settings.learning_rate * settings.lr_decay ** (epoch - 1))
+        train_loss = train_epoch(model, optimizer, data, settings.batch_size, epoch, stop, not args.quiet, guard)
+        if train_loss is None:
+            break
+        if not all(np.isfinite(v.data).all() for v in varmap.all_vars()):
+            raise TrainingError(f"training diverged at epoch {epoch} (the weights are no longer finite); "
+                                f"try a smaller --learning-rate (now {settings.learning_rate:g})")
+        test_acc = accuracy(model, data.test_images, data.test_labels, EVAL_BATCH.get(settings.model))
+        seconds = time.perf_counter() - start
+        say(epoch_line(epoch, train_loss, test_acc, seconds))
+        if args.metrics_out:  # test accuracy in percent, as the epoch line prints it
+            append_metrics(args.metrics_out, {"epoch": epoch, "train_loss": train_loss, "test_acc": 100 * test_acc,
+                                              "seconds": seconds, "learning_rate": optimizer.learning_rate})
+        outcome.epochs_done += 1
+        if args.save_model_path:
+            outcome.completed = {k: v.copy() for k, v in varmap.data().items()}
+            outcome.snapshot = resume.TrainingState.take(optimizer, rng(), outcome.previous + outcome.epochs_done,
+                                                         settings.stored())
+        if stop.requested:
+            break
+    outcome.interrupted = stop.requested
     return outcome
 
 
-def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outcome: Outcome, say) -> int:
-    """Save what the run earned: all of it, or after Ctrl-C the last completed epoch."""
+def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outcome: Outcome,
+           stop: StopRequest, say) -> int:
+    """Save what the run earned: all of it, or after Ctrl-C the last completed epoch. A signal
+    during a save waits for it: a finished run interrupted while it saves still ends saved."""
     meta = settings.checkpoint_metadata(outcome.previous + outcome.epochs_done)
     path = args.save_model_path
     if outcome.interrupted:
@@ -263,7 +264,9 @@ def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outco
         say(f"Saving trained weight in {path}")
         # no epoch ran (--epochs 0): what resuming needs is as it was loaded
         snapshot = outcome.snapshot or resume.TrainingState.take(optimizer, rng(), outcome.previous, settings.stored())
-        save_run(path, varmap, meta, snapshot)
+        if save_run(path, varmap, meta, snapshot) or stop.requested:
+            print(f"Interrupted while saving: the finished run is saved in {path}", file=sys.stderr)
+            return 130
     return 0
 
 
@@ -287,14 +290,19 @@ def run(args, out: Optional[TextIO] = None) -> int:
     outcome = Outcome(first=resumed.epoch + 1 if resumed else 1, previous=previous)  # a resumed run's numbering goes on
     if args.metrics_out:
         append_metrics(args.metrics_out, run_record(args, settings, outcome.first))
-    train_epochs(args, settings, model, varmap, optimizer, data, outcome, say)
-    return finish(args, settings, varmap, optimizer, outcome, say)
+    with StopRequest() as stop:  # through the last save: a signal there waits for the file
+        train_epochs(args, settings, model, varmap, optimizer, data, outcome, stop, say)
+        return finish(args, settings, varmap, optimizer, outcome, stop, say)
 
 
-def save_run(path: str, varmap: VarMap, meta: dict, snapshot: resume.TrainingState) -> None:
-    """The checkpoint (Candle's names only), then beside it what `--resume` needs."""
-    varmap.save(path, meta)
-    resume.save(path, snapshot)
+def save_run(path: str, varmap: VarMap, meta: dict, snapshot: resume.TrainingState) -> List[int]:
+    """The checkpoint (Candle's names only), then beside it what `--resume` needs. Ctrl-C and
+    SIGTERM wait until both are written, so the pair always belongs together; the signals that
+    came are returned, for the caller to act on."""
+    with checkpoint.signals_held(deliver=False) as caught:
+        varmap.save(path, meta)
+        resume.save(path, snapshot)
+    return caught
 
 
 def main(argv=None) -> int:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import signal
 import stat
 import struct
 import tempfile
-from typing import Dict, Iterator, Mapping, Optional, Tuple
+import threading
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 from safetensors.numpy import load as _st_load
@@ -75,20 +77,44 @@ def save_target(path: str) -> str:
     return target
 
 
+HELD = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Ctrl-C or SIGTERM during a save is held until the file is in place (then delivered)."""
-    block = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, block)
+def signals_held(deliver: bool = True) -> Iterator[List[int]]:
+    """Ctrl-C and SIGTERM that arrive inside wait until it ends, then go, in order, to the handlers
+    that were in place (with `deliver=False` they are only listed: the caller acts on them). Python runs signal handlers in the main thread
+    whichever thread the system chose to receive the signal, so swapping the handlers holds them
+    where blocking them in one thread (pthread_sigmask) would not: with numba's or BLAS's threads
+    running, the signal goes to one of those. Outside the main thread, nothing is held."""
+    caught: List[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in HELD}
     try:
-        yield
+        yield caught
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in caught if deliver else ():
+            signal.raise_signal(s)  # runs the handler before it returns
+
+
+def _temp_prefix(name: str) -> str:
+    """`.NAME.` for the temporary file beside NAME, shortened (with a digest of NAME, so two long
+    names stay apart) where mkstemp's 8 characters and `.tmp` would pass 255 bytes."""
+    room = 255 - len(".") - len(".") - 8 - len(".tmp")
+    if len(name.encode()) <= room:
+        return f".{name}."
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    short = name.encode()[:room - 9].decode(errors="ignore")
+    return f".{short}~{digest}."
 
 
 def _remove_stale_temps(directory: str, name: str) -> None:
     """Temporary files a killed save of this target left behind."""
-    for stale in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(name)}.*.tmp")):
+    for stale in glob.glob(os.path.join(glob.escape(directory), f"{glob.escape(_temp_prefix(name))}*.tmp")):
         with contextlib.suppress(OSError):
             os.unlink(stale)
 
@@ -98,13 +124,13 @@ def atomic_write(path: str, data: bytes) -> None:
     failure, a signal waits until the new file is in place, and no temporary file stays behind."""
     path = save_target(path)
     directory, name = os.path.split(path)
-    with _signals_deferred():
+    with signals_held():
         _remove_stale_temps(directory, name)
         _write_and_replace(path, directory, name, data)
 
 
 def _write_and_replace(path: str, directory: str, name: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
