@@ -13,7 +13,7 @@ def test_construction_and_dtypes():
     assert Tensor(np.zeros(3, np.float64)).dtype == np.float64
     assert Tensor(np.float64(2.0)).dtype == np.float64
     t = Tensor(np.arange(6.0).reshape(2, 3))
-    assert (t.shape, t.ndim, t.size, len(t)) == ((2, 3), 2, 6, 2)
+    assert (t.shape, t.ndim, t.numel(), t.size(), t.size(-1), len(t)) == ((2, 3), 2, 6, (2, 3), 3, 2)
     assert isinstance(t.numpy(), np.ndarray)
     assert Tensor(3.0).item() == 3.0
 

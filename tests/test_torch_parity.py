@@ -23,11 +23,12 @@ except ImportError:  # the gradchecks still run
 ENGINE = SimpleNamespace(
     cat=cat, stack=stack, nll=nll, cross_entropy=cross_entropy, const=Tensor,
     conv2d=lambda x, w, b=None, **kw: x.conv2d(w, b, **kw), linear=lambda x, w, b=None: x.linear(w, b),
-    max_pool2d=lambda x, *a, **kw: x.max_pool2d(*a, **kw))
+    max_pool2d=lambda x, *a, **kw: x.max_pool2d(*a, **kw), minimum=lambda a, b: a.minimum(b), float64=np.float64)
 TORCH = SimpleNamespace(
     cat=lambda ts, dim=0: torch.cat(list(ts), dim), stack=lambda ts, dim=0: torch.stack(list(ts), dim),
     nll=TF.nll_loss, cross_entropy=TF.cross_entropy, const=torch.from_numpy,
-    conv2d=TF.conv2d, linear=TF.linear, max_pool2d=TF.max_pool2d) if torch is not None else None
+    conv2d=TF.conv2d, linear=TF.linear, max_pool2d=TF.max_pool2d, minimum=torch.minimum,
+    float64=torch.float64) if torch is not None else None
 
 
 def f(*shape, lo=-2.0, hi=2.0):
@@ -61,9 +62,10 @@ def exact(values):
     return lambda rng: (np.array(values, dtype=np.float64), True)
 
 
-def distinct(*shape):
-    """Floats with no ties, so max/min and their indices are the same in every implementation."""
-    return lambda rng: (rng.permutation(np.prod(shape)).reshape(shape) / 7.0 - 3.0, True)
+def distinct(*shape, shift=0.0):
+    """Floats with no ties, so max/min and their indices are the same in every implementation
+    (`shift` keeps two such inputs apart: 1/14 puts one between the other's values)."""
+    return lambda rng: (rng.permutation(np.prod(shape)).reshape(shape) / 7.0 - 3.0 + shift, True)
 
 
 CASES = {
@@ -104,6 +106,24 @@ CASES = {
     "max_dim_indices": (lambda lib, a: a.max(-1)[1], [distinct(3, 4)], "no gradient: indices or bools"),
     "max_all_ties": (lambda lib, a: a.max(), [exact([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])],
                      "tied maxima share the gradient evenly (PyTorch's rule), checked against PyTorch"),
+    "max_dim_ties": (lambda lib, a: a.max(dim=1).values + a.min(axis=0).values.sum(), [exact([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])],
+                     "max(dim) gives a tie's gradient to the index it returns (PyTorch's rule), checked against PyTorch"),
+    "amax_ties": (lambda lib, a: a.amax(dim=1) * a.amin(dim=(0, 1), keepdim=True), [exact([[1.0, 3.0, 3.0], [0.0, 2.0, 0.0]])],
+                  "amax/amin split a tie's gradient evenly (PyTorch's rule), checked against PyTorch"),
+    "amax": (lambda lib, a: a.amax(dim=(0, 2)) + a.amin(-1).sum(), [distinct(2, 3, 4)]),
+    "maximum": (lambda lib, a, b: a.maximum(b), [distinct(3, 4), distinct(4, shift=1 / 14)]),
+    "minimum": (lambda lib, a, b: lib.minimum(a, b) * a, [distinct(2, 3), distinct(2, 1, shift=1 / 14)]),
+    "maximum_ties": (lambda lib, a, b: a.maximum(b) + a.minimum(b) * a, [exact([1.0, 2.0, 3.0]), exact([1.0, 0.0, 3.0])],
+                     "ties split the gradient evenly (PyTorch's rule), checked against PyTorch"),
+    "prod_all": (lambda lib, a: a.prod(), [f(2, 3, lo=0.5)]),
+    "prod_dim": (lambda lib, a: a.prod(1) + a.prod(dim=-1, keepdim=True).sum(), [f(2, 3, 4)]),
+    "prod_zeros": (lambda lib, a: a.prod(dim=1), [exact([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5], [1.0, -2.0, 0.5]])]),
+    "prod_zeros_all": (lambda lib, a: a.prod() + a[0].prod(), [exact([[0.0, 2.0], [3.0, -1.5]])]),
+    "sum_dtype": (lambda lib, a: a.sum(dim=0, dtype=lib.float64) * 2, [f(3, 2)], "float64 output"),
+    "var": (lambda lib, a: a.var(dim=1) + a.var(), [f(3, 4)]),
+    "var_correction": (lambda lib, a: a.var(dim=(0, 1), correction=0, keepdim=True) * a, [f(2, 3, 2)]),
+    "std": (lambda lib, a: a.std(dim=0, unbiased=False) + a.std(), [f(4, 3)]),
+    "clone_contiguous": (lambda lib, a: a.clone().permute(1, 0).contiguous().view(-1) * 2, [f(2, 3)]),
     "min_all": (lambda lib, a: a.min(), [distinct(4, 2)]),
     "min_dim": (lambda lib, a: a.min(dim=1).values * 2, [distinct(4, 3)]),
     "argmax": (lambda lib, a: a.argmax(dim=1), [distinct(3, 4)], "no gradient: indices or bools"),
@@ -239,6 +259,15 @@ def outputs(result):
     return list(result) if isinstance(result, tuple) else [result]
 
 
+def views(t) -> bool:
+    """Whether t.view(-1) works (it raises where the elements are not in row-major order)."""
+    try:
+        t.view(-1)
+    except RuntimeError:
+        return False
+    return True
+
+
 @pytest.mark.skipif(torch is None, reason="torch is not installed")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_against_pytorch(case, backend):
@@ -254,6 +283,7 @@ def test_against_pytorch(case, backend):
     cotangents = []
     for g, w in zip(got, want):
         assert g.shape == tuple(w.shape), (g.shape, w.shape)
+        assert views(g) == views(w), "view(-1) works on one side only: the output's memory order differs"
         if w.dtype.is_floating_point:
             torch.testing.assert_close(torch.tensor(np.array(g.numpy())), w.detach())
             cotangents.append(rng.standard_normal(g.shape).astype(np.float32))

@@ -47,6 +47,13 @@ class Context:
     def save_for_backward(self, *arrays: Any) -> None:
         self._saved = arrays
 
+    def name(self) -> str:
+        """The op's name (what a tensor's `grad_fn.name()` says in PyTorch)."""
+        return self.fn.__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.fn.__name__}>"
+
     @property
     def saved_tensors(self) -> tuple:
         if self._freed:
@@ -227,10 +234,11 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
                 continue
             if capture is not None and id(node) in capture:
                 captured[id(node)] = g
-            if node._ctx is None:
+            if node._ctx is None or capture is None and getattr(node, "retains_grad", False):
                 if capture is None:
-                    _accumulate(node, g, trace)
-                continue
+                    _accumulate(node, g, trace)  # a leaf, or a node asked to keep its gradient
+                if node._ctx is None:
+                    continue
             _visit(node, g, pending, create_graph, trace)
             if not retain_graph:
                 node._ctx.free()

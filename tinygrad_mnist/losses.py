@@ -22,53 +22,84 @@ from .tensor import Tensor
 IGNORE_INDEX = -100  # PyTorch's default: no class id is negative, so nothing is ignored by accident
 
 
-def nll(log_probs: Tensor, target: Any, reduction: str = "mean", ignore_index: int = IGNORE_INDEX) -> Tensor:
-    """`-log_probs[i, target_i]`, reduced (Candle's `loss::nll`, PyTorch's `nll_loss`)."""
+def nll(log_probs: Tensor, target: Any, weight: Any = None, *, reduction: str = "mean",
+        ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """`-weight[t_i] · log_probs[i, t_i]`, reduced (Candle's `loss::nll`, PyTorch's `nll_loss`, whose
+    argument order it keeps: the class weights [C] third)."""
     _check_reduction("nll", reduction)
+    weight = _class_weights("nll", weight)
     scores, target, back = _score_rows(log_probs, _ids("nll", target), "nll")
-    loss = F.NLL.apply(scores, target, reduction=reduction, ignore_index=ignore_index)
+    loss = F.NLL.apply(scores, target, reduction=reduction, ignore_index=ignore_index,
+                       weight=None if weight is None else weight.astype(scores.dtype))
     return back(loss) if reduction == "none" else loss
 
 
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", ignore_index: int = IGNORE_INDEX,
-                  label_smoothing: float = 0.0) -> Tensor:
-    """`nll(log_softmax(logits, dim=1), target)`, or for probability targets
-    `-Σ_c target_c · log_softmax(logits)_c`; with label smoothing ε the target is
-    (1 − ε) · target + ε / C (class ids: (1 − ε) · nll + ε · mean_c(−log p_c))."""
+def cross_entropy(logits: Tensor, target: Any, weight: Any = None, *, reduction: str = "mean",
+                  ignore_index: int = IGNORE_INDEX, label_smoothing: float = 0.0) -> Tensor:
+    """`nll(log_softmax(logits, dim=1), target, weight)`, or for probability targets
+    `-Σ_c weight_c · target_c · log_softmax(logits)_c`; with label smoothing ε the target is
+    (1 − ε) · target + ε / C (class ids: (1 − ε) · nll + ε · mean_c(−weight_c · log p_c), over
+    the same denominator as nll's), as PyTorch's `cross_entropy`, argument order included."""
     _check_reduction("cross_entropy", reduction)
+    weight = _class_weights("cross_entropy", weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.ndim == 0:
         raise ValueError("cross_entropy: expected scores with a class dimension, got a 0-d tensor")
     class_dim = 1 if logits.ndim > 1 else 0
-    if logits.size == 0:
+    if logits.numel() == 0:
         raise ValueError(f"cross_entropy: empty batch (scores of shape {logits.shape})")
     log_probs = logits.log_softmax(dim=class_dim)
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target.dtype.kind == "f":
-        return _soft_targets(log_probs, target, reduction, label_smoothing, class_dim)
+        return _soft_targets(log_probs, target, weight, reduction, label_smoothing, class_dim)
     if label_smoothing == 0.0:
-        return nll(log_probs, target, reduction, ignore_index)
-    per = nll(log_probs, target, "none", ignore_index)
-    keep = Tensor((target.data != ignore_index).astype(log_probs.dtype))
-    smooth = -log_probs.mean(dim=class_dim) * keep
+        return nll(log_probs, target, weight, reduction=reduction, ignore_index=ignore_index)
+    per = nll(log_probs, target, weight, reduction="none", ignore_index=ignore_index)
+    counts = target.data != ignore_index
+    rows = counts * (1.0 if weight is None else weight[np.where(counts, target.data, 0)])  # nll's denominator
+    weighted = log_probs if weight is None else log_probs * Tensor(_along(weight, class_dim, log_probs))
+    smooth = -weighted.mean(dim=class_dim) * Tensor(counts.astype(log_probs.dtype))
     loss = per * (1 - label_smoothing) + smooth * label_smoothing
     if reduction == "none":
         return loss
     total = loss.sum()
-    return total / float(keep.data.sum()) if reduction == "mean" else total  # all ignored: NaN, as in PyTorch
+    return total / float(rows.sum()) if reduction == "mean" else total  # all ignored: NaN, as in PyTorch
 
 
-def _soft_targets(log_probs: Tensor, target: Tensor, reduction: str, smoothing: float, class_dim: int) -> Tensor:
+def _soft_targets(log_probs: Tensor, target: Tensor, weight, reduction: str, smoothing: float,
+                  class_dim: int) -> Tensor:
     if target.shape != log_probs.shape:
         raise ValueError(f"cross_entropy: probability targets {target.shape} must have the shape of the "
                          f"scores {log_probs.shape}")
     if smoothing:
         target = target * (1 - smoothing) + smoothing / log_probs.shape[class_dim]
+    if weight is not None:
+        target = target * Tensor(_along(weight, class_dim, log_probs))
     loss = -(log_probs * target).sum(dim=class_dim)
     if reduction == "none":
         return loss
     return loss.mean() if reduction == "mean" else loss.sum()
+
+
+def _class_weights(op: str, weight: Any):
+    """The class weights as a 1-D float array (None: every class weighs 1)."""
+    if weight is None:
+        return None
+    if isinstance(weight, str):
+        raise TypeError(f"{op}: the third argument is weight (torch.nn.functional's order); "
+                        f"give reduction by name: reduction={weight!r}")
+    w = np.asarray(getattr(weight, "data", weight))
+    if w.ndim != 1 or w.dtype.kind not in "fiu":
+        raise ValueError(f"{op}: weight must be a 1-D tensor of one number per class, got {w.dtype} {w.shape}")
+    return w.astype(np.float64)
+
+
+def _along(weight: np.ndarray, class_dim: int, like: Tensor) -> np.ndarray:
+    """The class weights shaped to broadcast along the class dimension of `like`."""
+    shape = [1] * like.ndim
+    shape[class_dim] = len(weight)
+    return weight.reshape(shape).astype(like.dtype)
 
 
 def _check_reduction(op: str, reduction: str) -> None:
@@ -86,7 +117,7 @@ def _ids(op: str, target: Any) -> Tensor:
 def _score_rows(scores: Tensor, target: Tensor, op: str) -> Tuple[Tensor, Tensor, Any]:
     """Scores as [rows, C] and targets as [rows], and how to shape a per-row result back.
     2-D input passes through untouched; [N, C, d...] moves the classes last (ops in the graph)."""
-    if scores.ndim >= 1 and scores.shape[0] == 0 or scores.size == 0:
+    if scores.ndim >= 1 and scores.shape[0] == 0 or scores.numel() == 0:
         raise ValueError(f"{op}: empty batch (scores of shape {scores.shape})")
     if scores.ndim == 2:
         return scores, target, lambda loss: loss

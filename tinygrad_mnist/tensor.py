@@ -17,8 +17,8 @@ import numpy as np
 
 from . import autograd
 from . import functions as F
-from .generator import rng
-from .tensor_base import Scalar, TensorBase, as_array, is_float, promote, shape_arg
+from .tensor_base import Scalar, TensorBase, as_array, is_float, norm_dim, promote
+from .tensor_create import CreationMethods
 from .tensor_nn import NetworkMethods
 from .tensor_reduce import MinMax, ReductionMethods
 from .tensor_shape import ShapeMethods, cat, stack
@@ -26,7 +26,7 @@ from .tensor_shape import ShapeMethods, cat, stack
 __all__ = ["Tensor", "cat", "stack", "MinMax"]
 
 
-class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
+class Tensor(CreationMethods, ShapeMethods, ReductionMethods, NetworkMethods):
     """An n-dimensional array with reverse-mode autodiff.
 
     `requires_grad=True` marks a leaf whose `.grad` is filled by `backward()`: after
@@ -37,7 +37,7 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
     `np.float32(2) * t` is the tensor's own product.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_tangent", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_tangent", "retains_grad", "__weakref__")
     __array_ufunc__ = None  # numpy's operators defer to ours: `np.float32(2) * t` is Tensor.__rmul__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -52,68 +52,16 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
         self._ctx: Optional[autograd.Context] = None
         self.name: Optional[str] = None  # set by a VarMap for its variables
         self._tangent: Optional[np.ndarray] = None  # forward mode's (forward_ad.py)
-
-    # ------------------------------------------------------------ constructors
-    @staticmethod
-    def zeros(*shape, dtype: Any = np.float32, requires_grad: bool = False) -> "Tensor":
-        return Tensor(np.zeros(shape_arg(shape), dtype), requires_grad)
-
-    @staticmethod
-    def ones(*shape, dtype: Any = np.float32, requires_grad: bool = False) -> "Tensor":
-        return Tensor(np.ones(shape_arg(shape), dtype), requires_grad)
-
-    @staticmethod
-    def full(shape, value: Scalar, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor(np.full(shape_arg((shape,)), value, dtype or as_array(value).dtype), requires_grad)
-
-    @staticmethod
-    def randn(*shape, dtype: Any = np.float32, requires_grad: bool = False) -> "Tensor":
-        """Standard normal samples from the engine's generator (`generator.seed` makes them repeat)."""
-        return Tensor(rng().standard_normal(shape_arg(shape)).astype(dtype), requires_grad)
-
-    @staticmethod
-    def rand(*shape, dtype: Any = np.float32, requires_grad: bool = False) -> "Tensor":
-        """Uniform samples in [0, 1) from the engine's generator."""
-        return Tensor(rng().random(shape_arg(shape)).astype(dtype), requires_grad)
-
-    @staticmethod
-    def arange(start: Scalar, end: Optional[Scalar] = None, step: Scalar = 1, dtype: Any = None,
-               requires_grad: bool = False) -> "Tensor":
-        """start, start+step, ... below end; int64 for whole numbers, else float32 (PyTorch's)."""
-        start, end = (0, start) if end is None else (start, end)
-        whole = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-        return Tensor(np.arange(start, end, step, dtype=dtype or (np.int64 if whole else np.float32)),
-                      requires_grad)
-
-    @staticmethod
-    def eye(n: int, m: Optional[int] = None, dtype: Any = np.float32, requires_grad: bool = False) -> "Tensor":
-        return Tensor(np.eye(n, m, dtype=dtype), requires_grad)
-
-    @staticmethod
-    def zeros_like(t: "Tensor", dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor.zeros(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-    @staticmethod
-    def ones_like(t: "Tensor", dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor.ones(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-    @staticmethod
-    def full_like(t: "Tensor", value: Scalar, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor.full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-    @staticmethod
-    def randn_like(t: "Tensor", dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor.randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-    @staticmethod
-    def rand_like(t: "Tensor", dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor.rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+        self.retains_grad = False  # a non-leaf that keeps its .grad (retain_grad())
 
     # ------------------------------------------------------------ introspection
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+
+    def size(self, dim: Optional[int] = None) -> Union[tuple, int]:
+        """The shape (PyTorch's `size()`), or the length of one dimension; `numel()` counts elements."""
+        return self.data.shape if dim is None else self.data.shape[norm_dim(dim, self.ndim)]
 
     def numel(self) -> int:
         return self.data.size
@@ -159,6 +107,22 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
+    def clone(self) -> "Tensor":
+        """A copy that stays in the graph (the gradient passes through unchanged)."""
+        return F.Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        """This tensor if its elements lie in row-major order, else a recorded copy that does
+        (what `view` needs after `permute` or a strided slice)."""
+        return self if self.data.flags.c_contiguous else self.clone()
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> "Tensor":
+        """|self − other| ≤ atol + rtol · |other|, elementwise, as a bool tensor (PyTorch's defaults)."""
+        return Tensor(np.isclose(self.data, as_array(getattr(other, "data", other)), rtol, atol, equal_nan))
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return bool(self.isclose(other, rtol, atol, equal_nan).data.all())
+
     def _repr_html_(self) -> str:
         """How a notebook shows a tensor: its values, and where it came from in the graph."""
         import html
@@ -176,6 +140,33 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
         return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     # ------------------------------------------------------------ autodiff
+    @property
+    def is_leaf(self) -> bool:
+        """Made by no recorded op: a tensor built by hand (requiring grad or not) or under no_grad."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> Optional[autograd.Context]:
+        """The recorded op that made this tensor (its `name()` is the op's), None for a leaf."""
+        return self._ctx
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Mark (or unmark) a leaf as wanting a gradient, in place; returns the tensor."""
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_(False) on a tensor made by an op: use .detach() to cut it "
+                               "from the graph")
+        if requires_grad and not is_float(self.dtype):
+            raise TypeError(f"only floating-point tensors can require gradients, got {self.dtype}")
+        self.requires_grad = requires_grad or self._ctx is not None
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf's gradient in `.grad` on the next backward passes (a leaf keeps its own)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require a gradient")
+        if self._ctx is not None:
+            self.retains_grad = True
+
     def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None, create_graph: bool = False,
                  trace: Any = None) -> None:
         """Accumulate d self / d leaf into every leaf's `.grad`: a tensor of the leaf's shape,
@@ -250,21 +241,32 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
 
     def __pow__(self, exponent: Any) -> "Tensor":
         if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
-            base = self._real() if isinstance(exponent, float) or exponent < 0 else self
+            if isinstance(exponent, int) and exponent < 0 and not is_float(self.dtype):
+                raise ValueError("integers to negative integer powers are not allowed (as in PyTorch); "
+                                 "make the base a float tensor first (x.float() ** -1)")
+            base = self._real() if isinstance(exponent, float) else self
             return F.Pow.apply(base, exponent=exponent)
         return self._binary(F.PowT, exponent)
 
     def __rpow__(self, base: Any) -> "Tensor":
         return self._binary(F.PowT, base, True)
 
-    # In-place arithmetic updates `data` where no gradient is being recorded. On a tensor that
-    # requires a gradient it would silently rebind a leaf (W -= lr * W.grad made W a new,
-    # non-leaf tensor and training stopped learning), so it is refused, as in PyTorch.
+    # In-place arithmetic where nothing is recorded (no gradient involved, or under no_grad, as an
+    # optimizer's update) writes into `data`. Where a gradient is recorded, the name is rebound
+    # to the out-of-place result, as `c = c + x` would (another name for the old tensor keeps
+    # the old value), so the graph stays a graph. A leaf that requires grad is refused: rebinding
+    # it would silently detach it (W -= lr * W.grad made W a new tensor and training stopped).
     def _inplace(self, fn, other: Any) -> "Tensor":
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError("in-place operation on a tensor that requires grad: update its data "
-                               "(w.data -= lr * w.grad), do it under no_grad(), or use an optimizer")
-        result = fn.apply(self, self._lift(other).detach())
+        other = self._lift(other)
+        if autograd.is_grad_enabled() and (self.requires_grad or other.requires_grad):
+            if self.requires_grad and self._ctx is None:
+                raise RuntimeError("in-place operation on a leaf that requires grad: update its data "
+                                   "(w.data -= lr * w.grad), do it under no_grad(), or use an optimizer")
+            return self._binary(fn, other, real=fn is F.Div)
+        result = fn.apply(self, other.detach())
+        if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"in-place {fn.__name__.lower()}: the result is {result.dtype}, which a "
+                            f"{self.dtype} tensor cannot hold")
         self.data[...] = result.data
         return self
 
@@ -303,6 +305,8 @@ class Tensor(ShapeMethods, ReductionMethods, NetworkMethods):
     def sigmoid(self) -> "Tensor": return F.Sigmoid.apply(self._real())
     def tanh(self) -> "Tensor": return F.Tanh.apply(self._real())
     def relu(self) -> "Tensor": return F.ReLU.apply(self)
+    def maximum(self, other: Any) -> "Tensor": return self._binary(F.Maximum, other)
+    def minimum(self, other: Any) -> "Tensor": return self._binary(F.Minimum, other)
 
     def clamp(self, min: Optional[Scalar] = None, max: Optional[Scalar] = None) -> "Tensor":
         """Elements limited to [min, max] (either bound may be left out)."""

@@ -21,7 +21,18 @@ class ShapeMethods(TensorBase):
     def reshape(self, *shape) -> Self:
         return F.Reshape.apply(self, shape=shape_arg(shape))
 
-    view = reshape
+    def view(self, *shape) -> Self:
+        """`reshape` where no copy is needed, as PyTorch's `view`: after `permute` or a strided
+        slice the elements are not in row-major order, and it raises (use reshape, or contiguous())."""
+        shape = shape_arg(shape)
+        try:
+            np.reshape(self.data, shape, copy=False)
+        except ValueError:
+            self.data.reshape(shape)  # a shape that does not fit at all raises reshape's error
+            raise RuntimeError(f"view: a tensor of shape {self.shape} whose elements are not in row-major "
+                               f"order (after permute or a strided slice) cannot be viewed as {shape}; use "
+                               ".reshape(...) (which copies), or .contiguous().view(...)") from None
+        return F.Reshape.apply(self, shape=shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Self:
         if self.ndim == 0:

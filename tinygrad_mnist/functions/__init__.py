@@ -1,9 +1,9 @@
 """Every op of the engine: one `Function` subclass each, forward beside backward and jvp, by family.
 
-    elementwise.py  Add Sub Mul Div Neg Pow PowT Exp Log Sqrt Abs Cast (and Masked)
+    elementwise.py  Add Sub Mul Div Neg Pow PowT Exp Log Sqrt Abs Cast Maximum Minimum (and Masked)
     activations.py  Sigmoid Tanh Clamp ReLU (and ReLUBackward)
-    reductions.py   Sum Mean Max Min
-    movement.py     Reshape Transpose Expand Cat Stack Index Gather (and IndexBackward, ScatterAdd)
+    reductions.py   Sum Mean Prod Max Min (and ProdOthers)
+    movement.py     Reshape Clone Transpose Expand Cat Stack Index Gather (and IndexBackward, ScatterAdd)
     linalg.py       MatMul Linear
     nn.py           LogSoftmax MaxPool2d (and LogSoftmaxBackward, MaxPoolBackward)
     conv.py         Conv2d (and ConvInputGrad, ConvWeightGrad)
@@ -19,15 +19,15 @@ which is numba or numpy. All ops are importable from here (`functions.Add`).
 """
 from .activations import Clamp, ReLU, ReLUBackward, Sigmoid, Tanh
 from .conv import Conv2d, ConvInputGrad, ConvWeightGrad
-from .elementwise import Abs, Add, Cast, Div, Exp, Log, Masked, Mul, Neg, Pow, PowT, Sqrt, Sub
+from .elementwise import Abs, Add, Cast, Div, Exp, Log, Masked, Maximum, Minimum, Mul, Neg, Pow, PowT, Sqrt, Sub
 from .linalg import Linear, MatMul
 from .losses import NLL, REDUCTIONS, NLLBackward, check_targets
-from .movement import Cat, Expand, Gather, Index, IndexBackward, Reshape, ScatterAdd, Stack, Transpose
+from .movement import Cat, Clone, Expand, Gather, Index, IndexBackward, Reshape, ScatterAdd, Stack, Transpose
 from .nn import LogSoftmax, LogSoftmaxBackward, MaxPool2d, MaxPoolBackward
-from .reductions import Max, Mean, Min, Sum
+from .reductions import Max, Mean, Min, Prod, ProdOthers, Sum
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowT", "Exp", "Log", "Sqrt", "Abs", "Sigmoid", "Tanh", "Clamp",
            "ReLU", "Cast", "Sum", "Mean", "Max", "Min", "Reshape", "Transpose", "Expand", "Cat", "Stack", "Index",
            "Gather", "MatMul", "Linear", "LogSoftmax", "Conv2d", "MaxPool2d", "NLL", "REDUCTIONS", "check_targets",
            "Masked", "ReLUBackward", "IndexBackward", "ScatterAdd", "LogSoftmaxBackward", "MaxPoolBackward",
-           "ConvInputGrad", "ConvWeightGrad", "NLLBackward"]
+           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone"]

@@ -265,3 +265,37 @@ class Cast(Function):
 
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "Masked", "PowT", "Exp", "Log", "Sqrt", "Abs", "Cast"]
+
+
+class Maximum(Function):
+    """maximum(a, b), elementwise:  d/da = 1 where a wins, d/db = 1 where b wins, ½ each where they
+    tie (PyTorch's rule); a NaN wins. The shares are constant almost everywhere, so the second
+    derivative is 0."""
+
+    pick = staticmethod(np.maximum)
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        y = ctx.fn.pick(a, b)
+        wins_a, wins_b = (a == y) | np.isnan(a), (b == y) | np.isnan(b)
+        share_a = (wins_a / (wins_a.astype(y.dtype) + wins_b)).astype(y.dtype)
+        ctx.save_for_backward(share_a, (1 - share_a).astype(y.dtype))
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        share_a, share_b = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        return (grad * share_a if da else None), (grad * share_b if db else None)
+
+    @staticmethod
+    def jvp(ctx: Context, ta, tb):
+        share_a, share_b = ctx.saved_tensors
+        return plus(None if ta is None else ta * share_a, None if tb is None else tb * share_b)
+
+
+class Minimum(Maximum):
+    """minimum(a, b), elementwise:  d/da = 1 where a is the smaller, d/db = 1 where b is, ½ each
+    where they tie (a NaN wins): `Maximum` with the smaller picked."""
+
+    pick = staticmethod(np.minimum)

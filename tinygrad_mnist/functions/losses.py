@@ -30,43 +30,60 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 class NLL(Function):
-    """loss_i = -log_probs[i, t_i] (0 where t_i is `ignore_index`), then its mean over the rows
-    that count, its sum, or each row's ('none'):
-    d/d log_probs[i, c] = -w_i / D if c = t_i, else 0, where w_i is 1 for a row that
-    counts and 0 for an ignored one, and D is their number (mean) or 1 (sum, none)."""
+    """loss_i = −w_i · log_probs[i, t_i], then their sum over D ('mean'), their sum ('sum') or each
+    row's ('none'): d/d log_probs[i, c] = −w_i / D if c = t_i, else 0. w_i is the class weight of
+    row i's target (1 without `weight`), 0 where t_i is `ignore_index`; D = Σ w_i (the rows that
+    count, without weights)."""
 
     @staticmethod
-    def forward(ctx: Context, log_probs, targets, reduction="mean", ignore_index=None):
+    def forward(ctx: Context, log_probs, targets, reduction="mean", ignore_index=None, weight=None):
         check_targets("nll", log_probs.shape, targets, ignore_index)
-        ignored = targets == ignore_index if ignore_index is not None else None
-        if ignored is not None and not ignored.any():
-            ignored = None
-        ctx.save_for_backward(log_probs, targets, ignored)
+        if weight is not None and weight.shape != (log_probs.shape[1],):
+            raise ValueError(f"nll: weight of shape {weight.shape} for {log_probs.shape[1]} classes")
+        w = row_weights(targets, ignore_index, weight)
+        ctx.save_for_backward(log_probs, targets, w, weight)
         ctx.reduction, ctx.ignore_index = reduction, ignore_index
-        if reduction == "mean" and ignored is None:  # the training loss: one kernel pass
+        return NLL.losses(log_probs, targets, w, reduction, ignore_index)
+
+    @staticmethod
+    def losses(log_probs, targets, w, reduction, ignore_index):
+        if reduction == "mean" and w is None:  # the training loss: one kernel pass
             return kernels.impl.nll(log_probs, targets)
-        t = targets if ignored is None else np.where(ignored, 0, targets)
+        t = targets if ignore_index is None else np.where(targets == ignore_index, 0, targets)
         losses = -log_probs[np.arange(len(t)), t]
-        if ignored is not None:
-            losses[ignored] = 0
+        if w is not None:
+            losses = np.where(w == 0, 0, losses * w).astype(log_probs.dtype)  # an ignored row is 0, not 0 · inf
         if reduction == "none":
             return losses
         total = losses.astype(np.float64).sum()
-        count = len(t) - (0 if ignored is None else int(ignored.sum()))
+        count = len(t) if w is None else w.astype(np.float64).sum()
         with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in PyTorch
             return np.asarray(total / count if reduction == "mean" else total, log_probs.dtype)
 
     @staticmethod
     def backward(ctx: Context, grad):
-        log_probs, targets, ignored = ctx.saved_tensors
+        log_probs, targets, w, weight = ctx.saved_tensors
         return NLLBackward.call(grad, log_probs=value(log_probs), targets=value(targets),
-                                ignored=None if ignored is None else value(ignored), reduction=ctx.reduction,
-                                ignore_index=ctx.ignore_index), None
+                                w=None if w is None else value(w), weight=None if weight is None else value(weight),
+                                reduction=ctx.reduction, ignore_index=ctx.ignore_index), None
 
     @staticmethod
     def jvp(ctx: Context, t, _):
-        _, targets, _ = ctx.saved_tensors  # linear in the log-probabilities: the loss of the tangent
-        return NLL.forward(Context(NLL, (), ()), t, targets, ctx.reduction, ctx.ignore_index)
+        _, targets, w, _ = ctx.saved_tensors  # linear in the log-probabilities: the loss of the tangent
+        return NLL.losses(t, targets, w, ctx.reduction, ctx.ignore_index)
+
+
+def row_weights(targets: np.ndarray, ignore_index, weight):
+    """Each row's weight: its target's class weight (1 without weights), 0 for an ignored row;
+    None where every row weighs 1 (the training loss's fast path)."""
+    ignored = targets == ignore_index if ignore_index is not None else None
+    if ignored is not None and not ignored.any():
+        ignored = None
+    if weight is None and ignored is None:
+        return None
+    t = targets if ignored is None else np.where(ignored, 0, targets)
+    w = np.ones(len(t)) if weight is None else weight[t].astype(np.float64)
+    return w if ignored is None else np.where(ignored, 0.0, w)
 
 
 class NLLBackward(Function):
@@ -75,27 +92,28 @@ class NLLBackward(Function):
     targets take no gradient."""
 
     @staticmethod
-    def forward(ctx: Context, grad, log_probs, targets, ignored, reduction, ignore_index):
-        ctx.save_for_backward(log_probs, targets, ignored)
+    def forward(ctx: Context, grad, log_probs, targets, w, weight, reduction, ignore_index):
+        ctx.save_for_backward(log_probs, targets, w, weight)
         ctx.reduction, ctx.ignore_index = reduction, ignore_index
-        if reduction == "mean" and ignored is None:
+        if reduction == "mean" and w is None:
             return kernels.impl.nll_backward(float(grad), targets, log_probs)
-        keep = np.ones(len(targets)) if ignored is None else (~ignored).astype(np.float64)
+        keep = np.ones(len(targets)) if w is None else w.astype(np.float64)
         if reduction == "mean":
-            keep /= max(keep.sum(), 1)
+            keep = keep / (keep.sum() or 1)
         rows = -np.broadcast_to(grad, keep.shape) * keep
         out = np.zeros_like(log_probs)
-        t = targets if ignored is None else np.where(ignored, 0, targets)
+        t = targets if ignore_index is None else np.where(targets == ignore_index, 0, targets)
         out[np.arange(len(t)), t] = rows
         return out
 
     @staticmethod
     def backward(ctx: Context, h):
-        _, targets, _ = ctx.saved_tensors
-        return NLL.call(h, value(targets), reduction=ctx.reduction, ignore_index=ctx.ignore_index)
+        _, targets, _, weight = ctx.saved_tensors
+        return NLL.call(h, value(targets), reduction=ctx.reduction, ignore_index=ctx.ignore_index,
+                        weight=None if weight is None else value(weight))
 
     @staticmethod
     def jvp(ctx: Context, t):
-        log_probs, targets, ignored = ctx.saved_tensors
-        return NLLBackward.forward(Context(NLLBackward, (), ()), t, log_probs, targets, ignored, ctx.reduction,
+        log_probs, targets, w, weight = ctx.saved_tensors
+        return NLLBackward.forward(Context(NLLBackward, (), ()), t, log_probs, targets, w, weight, ctx.reduction,
                                    ctx.ignore_index)

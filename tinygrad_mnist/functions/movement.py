@@ -29,6 +29,22 @@ class Reshape(Function):
         return t.reshape(ctx.out_shape)
 
 
+class Clone(Function):
+    """A row-major copy of x (clone, contiguous):  d/dx is the identity, so G passes unchanged."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        return np.array(x, order="C")
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return t
+
+
 class Transpose(Function):
     """x.transpose(axes):  d/dx permutes back, so G is transposed by the inverse permutation."""
 
@@ -151,7 +167,10 @@ class Index(Function):
     def forward(ctx: Context, x, idx):
         _split(ctx, idx)
         ctx.shape = x.shape
-        return x[idx]
+        out = x[idx]
+        if not out.flags.c_contiguous and not np.may_share_memory(out, x):
+            out = np.ascontiguousarray(out)  # a copy (array indices), in row-major order as PyTorch's
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad):

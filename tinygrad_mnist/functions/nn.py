@@ -18,7 +18,8 @@ def _as_rows(x, axis):
         return x.reshape(-1, shape[-1]), lambda y: y.reshape(shape)
     moved = np.moveaxis(x, axis, -1)
     shape = moved.shape
-    return moved.reshape(-1, shape[-1]), lambda y: np.moveaxis(y.reshape(shape), -1, axis)
+    # back in row-major order, as PyTorch's output is (so that view() works on it as on theirs)
+    return moved.reshape(-1, shape[-1]), lambda y: np.ascontiguousarray(np.moveaxis(y.reshape(shape), -1, axis))
 
 
 class LogSoftmax(Function):

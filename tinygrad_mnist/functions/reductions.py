@@ -1,10 +1,12 @@
-"""Reductions: sum, mean, max and min along axes (or of everything). Sum and mean are linear (their
-JVP reduces the tangent); max and min weigh each element by its share of the extreme."""
+"""Reductions: sum, mean, prod, max and min along axes (or of everything). Sum and mean are linear
+(their JVP reduces the tangent); prod weighs each element by the product of the others; max and
+min weigh each element by its share of the extreme."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Context, Function
+from .either import value
 from .movement import expand
 
 
@@ -80,3 +82,72 @@ class Min(Max):
     smallest picked instead of the largest."""
 
     pick = staticmethod(np.min)
+
+
+class Prod(Function):
+    """x.prod(axis):  d/dx_i = Π_{j≠i} x_j, the product of the others (`ProdOthers`), computed
+    without dividing y by x_i, so zeros are exact: with one zero only it has a nonzero
+    derivative (the product of the rest), with two or more every derivative is 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis: int = 0, keepdims=False):
+        ctx.save_for_backward(x)
+        ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
+        return np.asarray(x.prod(axis=axis, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (x,) = ctx.saved_tensors
+        return expand(grad, ctx.shape, ctx.axis, ctx.keepdims) * ProdOthers.call(x, axis=ctx.axis)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        (x,) = ctx.saved_tensors
+        return (ProdOthers.call(x, axis=ctx.axis) * t).sum(axis=ctx.axis, keepdims=ctx.keepdims)
+
+
+def _last(x, axis: int):
+    """x with `axis` moved last (arrays and tensors), and the permutation that moves it back."""
+    perm = tuple(i for i in range(x.ndim) if i != axis) + (axis,)
+    return x.transpose(perm), tuple(int(i) for i in np.argsort(perm))
+
+
+class ProdOthers(Function):
+    """out_i = Π_{j≠i} x_j along `axis`, Prod's gradient: the product of the elements before i
+    times the product of those after (two running products, no division). Its own derivative is
+    dout_i/dx_k = Π_{j∉{i,k}} x_j for k ≠ i (0 for k = i): the same op applied to n copies
+    of x, the i-th with x_i set to 1, so its backward needs n times the memory (create_graph only)."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis: int = 0):
+        ctx.save_for_backward(x)
+        ctx.axis = axis
+        xl, back = _last(x, axis)
+        if xl.shape[-1] == 0:
+            return x.copy()
+        ones = np.ones(xl.shape[:-1] + (1,), x.dtype)
+        before = np.cumprod(np.concatenate([ones, xl[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, xl[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        return np.ascontiguousarray((before * after).transpose(back))
+
+    @staticmethod
+    def pairs(ctx: Context):
+        """[..., i, k] = Π_{j∉{i,k}} x_j (0 where k = i), x's `axis` moved last."""
+        (x,) = ctx.saved_tensors
+        xl, back = _last(x, ctx.axis)
+        n = xl.shape[-1]
+        eye = np.eye(n, dtype=value(x).dtype)
+        copies = xl.reshape(xl.shape[:-1] + (1, n)) * (1 - eye) + eye  # copy i: x with x_i set to 1
+        return ProdOthers.call(copies, axis=xl.ndim) * (1 - eye), back
+
+    @staticmethod
+    def backward(ctx: Context, h):
+        pairs, back = ProdOthers.pairs(ctx)
+        hl, _ = _last(h, ctx.axis)
+        return (hl.reshape(hl.shape + (1,)) * pairs).sum(axis=-2).transpose(back)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        pairs, back = ProdOthers.pairs(ctx)
+        tl, _ = _last(t, ctx.axis)
+        return (pairs * tl.reshape(tl.shape[:-1] + (1,) + tl.shape[-1:])).sum(axis=-1).transpose(back)

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..losses import cross_entropy
 from ..tensor import Tensor
-from ..generator import rng
 from .init import DEFAULT_KAIMING_NORMAL, Uniform
+from .ops import dropout
 from .varmap import VarBuilder
 
 PIXEL_SCALE = 1.0 / 255.0  # 8-bit pixel intensities as 0..1 (torchvision's ToTensor convention)
@@ -28,15 +28,15 @@ class Module:
 
     - `module(x)` is `module.forward(x)`;
     - `train()` and `eval()` switch `training` on the module and every module inside it (only
-      dropout behaves differently). Modules start in evaluation mode, Candle's convention: a
-      plain `forward` is inference, and `forward_t(x, train)` (Candle's `ModuleT`) runs one
-      call in the mode asked for;
+      dropout behaves differently). Modules start in training mode, as `torch.nn.Module` does
+      (the trainer and the evaluator set the mode they need), and `forward_t(x, train)`
+      (Candle's `ModuleT`) runs one call in the mode asked for;
     - `parameters()` and `named_parameters()`: the tensors that require a gradient, by
       attribute path (`ln1.weight`), as in PyTorch;
     - `loss(x, targets)`: `cross_entropy(self(x), targets)`, log_softmax then nll.
     """
 
-    training = False
+    training = True
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -158,21 +158,17 @@ def conv2d_no_bias(in_channels: int, out_channels: int, kernel_size: int, cfg: C
 
 class Dropout(Module):
     """In training, zero each element with probability p and scale the rest by 1/(1-p)
-    (so the expected value is unchanged); outside training, the identity."""
+    (so the expected value is unchanged; p = 1 gives zeros); outside training, the identity.
+    `ops.dropout` is the function."""
 
-    def __init__(self, p: float):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x: Tensor, train: Optional[bool] = None) -> Tensor:
         """`train` overrides the module's mode for this call (Candle's `forward_t`)."""
-        if not (self.training if train is None else train) or self.p == 0.0:
-            return x
-        keep = rng().random(x.shape, dtype=np.float32) >= self.p
-        mask = Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)))
-        mask.name = f"dropout mask (p={self.p:g})"  # the graph shows dropout as this Mul
-        return x * mask
+        return dropout(x, self.p, self.training if train is None else train)
 
     def forward_t(self, x: Tensor, train: bool) -> Tensor:
         return self.forward(x, train)

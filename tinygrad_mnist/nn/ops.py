@@ -1,6 +1,10 @@
-"""Candle's `candle_nn::ops`: activation helpers on tensors."""
+"""Candle's `candle_nn::ops`: activation helpers and dropout on tensors (PyTorch's
+`torch.nn.functional` spelling too)."""
 from __future__ import annotations
 
+import numpy as np
+
+from ..generator import rng
 from ..tensor import Tensor
 
 
@@ -14,3 +18,20 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 def relu(x: Tensor) -> Tensor:
     return x.relu()
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """In training, zero each element with probability p and scale the rest by 1/(1-p) (so the
+    expected value is unchanged; p = 1 zeros everything); otherwise x itself. The graph shows a
+    `Mul` by the mask, named `dropout mask (p=...)`: dL/dx = G · mask."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        mask = Tensor(np.zeros(x.shape, x.dtype))
+    else:
+        keep = rng().random(x.shape, dtype=np.float32) >= p
+        mask = Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+    mask.name = f"dropout mask (p={p:g})"
+    return x * mask
