@@ -52,25 +52,27 @@ def test_im2col_is_the_convolution_pytorch_defines(rng):
                     np.testing.assert_array_equal(row[i, j], expect)
 
 
-POOL_CASES = [  # B, C, H, W, kernel, stride, padding, ceil_mode
-    (1, 1, 2, 2, (2, 2), (2, 2), (0, 0), False), (2, 3, 7, 6, (2, 2), (2, 2), (0, 0), False),
-    (2, 2, 7, 7, (3, 3), (1, 1), (0, 0), False), (2, 2, 7, 8, (3, 2), (2, 1), (1, 1), False),
-    (2, 3, 7, 6, (3, 3), (2, 2), (1, 1), True), (1, 2, 5, 5, (2, 2), (2, 2), (0, 0), True),
-    (4 if NOJIT else 64, 32, 24, 24, (2, 2), (2, 2), (0, 0), False),
+POOL_CASES = [  # B, C, H, W, kernel, stride, padding, ceil_mode, dilation
+    (1, 1, 2, 2, (2, 2), (2, 2), (0, 0), False, (1, 1)), (2, 3, 7, 6, (2, 2), (2, 2), (0, 0), False, (1, 1)),
+    (2, 2, 7, 7, (3, 3), (1, 1), (0, 0), False, (1, 1)), (2, 2, 7, 8, (3, 2), (2, 1), (1, 1), False, (1, 1)),
+    (2, 3, 7, 6, (3, 3), (2, 2), (1, 1), True, (1, 1)), (1, 2, 5, 5, (2, 2), (2, 2), (0, 0), True, (1, 1)),
+    (2, 2, 9, 8, (2, 3), (1, 2), (0, 0), False, (3, 2)), (2, 2, 9, 9, (3, 3), (2, 2), (1, 1), True, (2, 3)),
+    (4 if NOJIT else 64, 32, 24, 24, (2, 2), (2, 2), (0, 0), False, (1, 1)),
 ]
 
 
-@pytest.mark.parametrize("B,C,H,W,k,stride,padding,ceil", POOL_CASES)
+@pytest.mark.parametrize("B,C,H,W,k,stride,padding,ceil,dilation", POOL_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
-def test_max_pool2d(B, C, H, W, k, stride, padding, ceil, dtype, layout, rng):
+def test_max_pool2d(B, C, H, W, k, stride, padding, ceil, dilation, dtype, layout, rng):
     """Same maxima, indices and gradients from NCHW input and from a channels-last view."""
     x = rng.standard_normal((B, C, H, W)).astype(dtype)
     x[0, 0, 0, :2] = 5.0  # a tie: the first maximum wins in both
     xs = x if layout == "nchw" else np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    out = tuple(ref.pool_out_size(n, kk, s, p, ceil) for n, kk, s, p in zip((H, W), k, stride, padding))
-    y, idx = nb.max_pool2d(xs, k, stride, padding, out)
-    y_ref, idx_ref = ref.max_pool2d(x, k, stride, padding, out)
+    out = tuple(ref.pool_out_size(n, d * (kk - 1) + 1, s, p, ceil)
+                for n, kk, s, p, d in zip((H, W), k, stride, padding, dilation))
+    y, idx = nb.max_pool2d(xs, k, stride, padding, out, dilation)
+    y_ref, idx_ref = ref.max_pool2d(x, k, stride, padding, out, dilation)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(idx, idx_ref)
     assert idx.min() >= 0 and idx.max() < H * W

@@ -1,11 +1,15 @@
-"""`Tensor`'s products and network ops: matmul, linear, conv2d, max-pooling and softmax."""
+"""`Tensor`'s products and network ops: matmul, linear, conv1d, conv2d, max- and average pooling,
+unpooling and softmax."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+import numpy as np
+
 from . import functions as F
 from . import kernels
-from .tensor_base import TensorBase, norm_dim, pair, promote
+from .tensor_base import TensorBase, is_int, norm_dim, pair, promote
+from .tensor_shape import cat as cat_fn
 
 if TYPE_CHECKING:  # each method returns a tensor of its own class (Tensor)
     from typing import Self
@@ -76,21 +80,72 @@ class NetworkMethods(TensorBase):
             return F.Conv2d.apply(self, weight, **params)
         return F.Conv2d.apply(self, weight, bias, **params)
 
-    def max_pool2d(self, kernel_size: Any = 2, stride: Any = None, padding: Any = 0,
-                   ceil_mode: bool = False) -> Self:
-        """Max over windows of [B, C, H, W] (PyTorch's `max_pool2d`): kernel_size, stride (default:
-        the kernel size) and padding are an int or a (rows, columns) pair; padding counts as -inf."""
+    def conv1d(self, weight: Self, bias: Optional[Self] = None, stride: int = 1, padding: int = 0,
+               dilation: int = 1, groups: int = 1) -> Self:
+        """1-D cross-correlation of [B, C, L] with weight [O, C/groups, k] (+ bias [O]): conv2d on
+        a height of 1, `[B, C, 1, L]` with `[O, C/groups, 1, k]`, the graph shows the reshapes."""
+        if self.ndim != 3 or weight.ndim != 3:
+            raise ValueError(f"conv1d: expected input [batch, C, L] and weight [out, C/groups, k], "
+                             f"got {self.shape} and {weight.shape}")
+        one = [_one(v, what) for v, what in ((stride, "stride"), (padding, "padding"), (dilation, "dilation"))]
+        out = self.unsqueeze(2).conv2d(weight.unsqueeze(2), bias, (1, one[0]), (0, one[1]), (1, one[2]), groups)
+        return out.squeeze(2)
+
+    def max_pool2d(self, kernel_size: Any = 2, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                   ceil_mode: bool = False, return_indices: bool = False):
+        """Max over windows of [B, C, H, W] (PyTorch's `max_pool2d`, its argument order): kernel_size,
+        stride (default: the kernel size), padding and dilation are an int or a (rows, columns)
+        pair; padding counts as -inf. `return_indices`: also each maximum's flat index in its
+        (H, W) plane, int64, what `max_unpool2d` takes."""
+        kernel, stride, padding, dilation, out_size = _pooling(self, "max_pool2d", kernel_size, stride, padding,
+                                                               dilation, ceil_mode)
+        out = F.MaxPool2d.apply(self, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                                out_size=out_size)
+        if not return_indices:
+            return out
+        index = out._ctx.saved_tensors[0] if out._ctx is not None else \
+            kernels.impl.max_pool2d(self.data, kernel, stride, padding, out_size, dilation)[1]
+        return out, type(self)(index)
+
+    def max_unpool2d(self, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                     output_size: Any = None) -> Self:
+        """max_pool2d undone: zeros of the pooled input's size, each value put back at its index (the
+        indices max_pool2d returned). The size is (n − 1)·stride − 2·padding + kernel per side, or
+        `output_size` (its last two numbers)."""
         kernel = pair(kernel_size, "kernel_size")
         stride = kernel if stride is None else pair(stride, "stride")
         padding = pair(padding, "padding")
-        if self.ndim != 4 or min(kernel) < 1 or min(stride) < 1 or min(padding) < 0 \
-                or any(2 * p > k for p, k in zip(padding, kernel)) \
-                or any(n + 2 * p < k for n, p, k in zip(self.shape[2:], padding, kernel)):
-            raise ValueError(f"max_pool2d: kernel {kernel}, stride {stride}, padding {padding} does not fit "
-                             f"input {self.shape} (padding may be at most half the kernel)")
-        out_size = tuple(kernels.impl.pool_out_size(n, k, s, p, ceil_mode)
-                         for n, k, s, p in zip(self.shape[2:], kernel, stride, padding))
-        return F.MaxPool2d.apply(self, kernel=kernel, stride=stride, padding=padding, out_size=out_size)
+        index = indices.data if isinstance(indices, TensorBase) else np.asarray(indices)
+        if self.ndim != 4 or index.shape != self.shape or index.dtype.kind not in "iu":
+            raise ValueError(f"max_unpool2d: expected input [B, C, H, W] and integer indices of its shape, "
+                             f"got {self.shape} and {index.dtype} {index.shape}")
+        size = tuple(output_size[-2:]) if output_size is not None else tuple(
+            (n - 1) * s - 2 * p + k for n, s, p, k in zip(self.shape[2:], stride, padding, kernel))
+        if index.size and (index.min() < 0 or index.max() >= size[0] * size[1]):
+            raise ValueError(f"max_unpool2d: an index is out of range for an output of {size}")
+        return F.MaxUnpool2d.apply(self, index=index, shape=self.shape[:2] + size)
+
+    def avg_pool2d(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                   count_include_pad: bool = True, divisor_override: Optional[int] = None) -> Self:
+        """The mean over windows of [B, C, H, W] (PyTorch's `avg_pool2d`, its arguments): a
+        convolution of each plane with a constant kernel of ones, divided by the window's size
+        (the padding counted or not, or `divisor_override`); the graph shows those ops."""
+        kernel, stride, padding, _, out_size = _pooling(self, "avg_pool2d", kernel_size, stride, padding, 1,
+                                                        ceil_mode)
+        divisor = _pool_divisor(self.shape[2:], kernel, stride, padding, out_size, count_include_pad,
+                                divisor_override)
+        B, C, H, W = self.shape
+        x = self.reshape(B * C, 1, H, W)
+        for axis, (n, k, s, p, o) in enumerate(zip((H, W), kernel, stride, padding, out_size)):
+            extra = (o - 1) * s + k - (n + 2 * p)  # ceil_mode's last window passes the padding
+            if extra > 0:
+                zeros = np.zeros(x.shape[:2 + axis] + (extra,) + x.shape[3 + axis:], self.dtype)
+                x = cat_fn([x, type(self)(zeros)], dim=2 + axis)
+        ones = np.full((1, 1) + kernel, 1.0 / divisor if np.ndim(divisor) == 0 else 1.0, self.dtype)
+        window = type(self)(ones)
+        window.name = f"avg_pool2d window {kernel[0]}x{kernel[1]}"
+        out = x.conv2d(window, None, stride, padding).reshape(B, C, *out_size)
+        return out if np.ndim(divisor) == 0 else out / type(self)(divisor.astype(self.dtype))
 
     def log_softmax(self, dim: int = -1, *, axis: Optional[int] = None) -> Self:
         x = self._real()
@@ -112,3 +167,46 @@ def _check_linear(op: str, x, weight, bias) -> None:
         raise ValueError(f"{op}: bias {bias.shape} does not fit weight {weight.shape}")
 
 
+
+
+def _one(v: Any, what: str) -> int:
+    """conv1d's stride, padding, dilation: an int (or a one-element tuple, as PyTorch accepts)."""
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if not is_int(v):
+        raise ValueError(f"conv1d: {what} must be an int, got {v!r}")
+    return int(v)
+
+
+def _pooling(x, op: str, kernel_size, stride, padding, dilation, ceil_mode: bool):
+    """Pairs of kernel, stride (default: the kernel), padding and dilation, checked against x's
+    [B, C, H, W], and the output size (PyTorch's rule)."""
+    kernel = pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else pair(stride, "stride")
+    padding, dilation = pair(padding, "padding"), pair(dilation, "dilation")
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if x.ndim != 4 or min(kernel) < 1 or min(stride) < 1 or min(padding) < 0 or min(dilation) < 1 \
+            or any(2 * p > k for p, k in zip(padding, kernel)) \
+            or any(n + 2 * p < k for n, p, k in zip(x.shape[2:], padding, span)):
+        raise ValueError(f"{op}: kernel {kernel}, stride {stride}, padding {padding}, dilation {dilation} does "
+                         f"not fit input {x.shape} (padding may be at most half the kernel)")
+    out_size = tuple(kernels.impl.pool_out_size(n, k, s, p, ceil_mode)
+                     for n, k, s, p in zip(x.shape[2:], span, stride, padding))
+    return kernel, stride, padding, dilation, out_size
+
+
+def _pool_divisor(size, kernel, stride, padding, out_size, count_include_pad: bool, divisor_override):
+    """What avg_pool2d divides each window's sum by (PyTorch's rule): the window clipped to the
+    padded input (count_include_pad) or to the input, or `divisor_override`. A number where every
+    window has the same, else an [OH, OW] array."""
+    if divisor_override is not None:
+        if not is_int(divisor_override) or divisor_override == 0:
+            raise ValueError(f"avg_pool2d: divisor_override must be a nonzero int, got {divisor_override!r}")
+        return float(divisor_override)
+    sides = []
+    for n, k, s, p, o in zip(size, kernel, stride, padding, out_size):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        sides.append(end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0))
+    divisor = np.outer(sides[0], sides[1]).astype(np.float64)
+    return float(divisor.flat[0]) if (divisor == divisor.flat[0]).all() else divisor

@@ -5,7 +5,7 @@
     reductions.py   Sum Mean Prod Max Min (and ProdOthers)
     movement.py     Reshape Clone Transpose Expand Cat Stack Index Gather (and IndexBackward, ScatterAdd)
     linalg.py       MatMul Linear
-    nn.py           LogSoftmax MaxPool2d (and LogSoftmaxBackward, MaxPoolBackward)
+    nn.py           LogSoftmax MaxPool2d MaxUnpool2d (and LogSoftmaxBackward, MaxPoolBackward)
     conv.py         Conv2d (and ConvInputGrad, ConvWeightGrad)
     losses.py       NLL (and NLLBackward, the target checks)
 
@@ -23,11 +23,11 @@ from .elementwise import Abs, Add, Cast, Div, Exp, Log, Masked, Maximum, Minimum
 from .linalg import Linear, MatMul
 from .losses import NLL, REDUCTIONS, NLLBackward, check_targets
 from .movement import Cat, Clone, Expand, Gather, Index, IndexBackward, Reshape, ScatterAdd, Stack, Transpose
-from .nn import LogSoftmax, LogSoftmaxBackward, MaxPool2d, MaxPoolBackward
+from .nn import LogSoftmax, LogSoftmaxBackward, MaxPool2d, MaxPoolBackward, MaxUnpool2d
 from .reductions import Max, Mean, Min, Prod, ProdOthers, Sum
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowT", "Exp", "Log", "Sqrt", "Abs", "Sigmoid", "Tanh", "Clamp",
            "ReLU", "Cast", "Sum", "Mean", "Max", "Min", "Reshape", "Transpose", "Expand", "Cat", "Stack", "Index",
            "Gather", "MatMul", "Linear", "LogSoftmax", "Conv2d", "MaxPool2d", "NLL", "REDUCTIONS", "check_targets",
            "Masked", "ReLUBackward", "IndexBackward", "ScatterAdd", "LogSoftmaxBackward", "MaxPoolBackward",
-           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone"]
+           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone", "MaxUnpool2d"]

@@ -71,12 +71,12 @@ class LogSoftmaxBackward(Function):
 
 
 class MaxPool2d(Function):
-    """y = max over each kh×kw window (padding counts as -inf):  d/dx = 1 at each window's
+    """y = max over each kh×kw window (taps `dilation` apart; padding counts as -inf):  d/dx = 1 at each window's
     (first) maximum, else 0; G is added up where windows overlap."""
 
     @staticmethod
-    def forward(ctx: Context, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), out_size=None):
-        y, index = kernels.impl.max_pool2d(x, kernel, stride, padding, out_size)
+    def forward(ctx: Context, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), out_size=None, dilation=(1, 1)):
+        y, index = kernels.impl.max_pool2d(x, kernel, stride, padding, out_size, dilation)
         ctx.save_for_backward(index)
         ctx.shape = x.shape
         return y
@@ -114,3 +114,25 @@ class MaxPoolBackward(Function):
     @staticmethod
     def jvp(ctx: Context, t):
         return kernels.impl.max_pool2d_backward(np.ascontiguousarray(t), ctx.saved_tensors[0], ctx.shape)
+
+
+class MaxUnpool2d(Function):
+    """Zeros of `shape` [B, C, H, W] with each x put at its flat index in its (H, W) plane (where
+    two share an index, one of them is kept):  d/dx is reading G at the indices, a gather."""
+
+    @staticmethod
+    def forward(ctx: Context, x, index, shape):
+        ctx.save_for_backward(index)
+        ctx.shape = shape
+        B, C = x.shape[:2]
+        out = np.zeros((B * C, shape[2] * shape[3]), x.dtype)
+        out[np.arange(B * C)[:, None], index.reshape(B * C, -1)] = x.reshape(B * C, -1)
+        return out.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return _gather_maxima(grad, value(ctx.saved_tensors[0]))
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        return MaxUnpool2d.forward(Context(MaxUnpool2d, (), ()), t, ctx.saved_tensors[0], ctx.shape)

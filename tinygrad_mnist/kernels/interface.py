@@ -76,8 +76,10 @@ class KernelSet(Protocol):
     def pool_out_size(self, size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
         """Output positions of a pooling window along one side."""
 
-    def max_pool2d(self, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple):
-        """Max over windows of x [B, C, H, W], and the index of each window's maximum."""
+    def max_pool2d(self, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple,
+                   dilation: tuple = (1, 1)):
+        """Max over windows of x [B, C, H, W] (taps `dilation` apart), and the index of each
+        window's maximum in its plane."""
 
     def max_pool2d_backward(self, grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:
         """Route each window's gradient to its maximum."""

@@ -147,20 +147,22 @@ def pool_out_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: 
     return out
 
 
-def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple):
-    """Max over kh×kw windows of x [B, C, H, W] placed `stride` apart from `-padding`, `out_size`
-    of them; padding never wins. Also returns each maximum's flat index in its (H, W) plane.
+def max_pool2d(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, out_size: tuple,
+               dilation: tuple = (1, 1)):
+    """Max over kh×kw windows of x [B, C, H, W] (taps `dilation` apart) placed `stride` apart
+    from `-padding`, `out_size` of them; padding never wins. Also returns each maximum's flat index in its (H, W) plane.
     The first maximum of a window wins, and a NaN beats everything (as in PyTorch)."""
     B, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (OH, OW) = kernel, stride, padding, out_size
-    extra_h, extra_w = max(0, (OH - 1) * sh + kh - H - ph), max(0, (OW - 1) * sw + kw - W - pw)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = kernel, stride, padding, dilation, out_size
+    extra_h = max(0, (OH - 1) * sh + dh * (kh - 1) + 1 - H - ph)
+    extra_w = max(0, (OW - 1) * sw + dw * (kw - 1) + 1 - W - pw)
     pad = ((0, 0), (0, 0), (ph, extra_h), (pw, extra_w))
     xp, valid = np.pad(x, pad), np.pad(np.ones(x.shape, bool), pad)
     best = np.zeros((B, C, OH, OW), x.dtype)
     index = np.full((B, C, OH, OW), -1, np.int64)
     rows, cols = np.arange(OH)[:, None] * sh - ph, np.arange(OW)[None, :] * sw - pw
-    for i in range(kh):
-        for j in range(kw):
+    for i in range(0, kh * dh, dh):
+        for j in range(0, kw * dw, dw):
             v = xp[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
             ok = valid[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
             take = ok & ((index < 0) | (v > best) | (np.isnan(v) & ~np.isnan(best)))

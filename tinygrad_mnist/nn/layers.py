@@ -178,5 +178,6 @@ def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False) -> Tensor:
-    return x.max_pool2d(kernel_size, stride, padding, ceil_mode)
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    return x.max_pool2d(kernel_size, stride, padding, dilation, ceil_mode, return_indices)
