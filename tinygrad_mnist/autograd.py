@@ -74,7 +74,7 @@ class Context:
                 return p
         if a is out.data:
             return out
-        return type(self.parents[0])(a)
+        return made_like(self.parents[0])(a)
 
 
 class _GraphView:
@@ -93,6 +93,12 @@ class _GraphView:
 
 
 _PLAIN = (np.ndarray, np.generic, int, float)
+
+
+def made_like(t: Any) -> type:
+    """The class of the tensors an op makes from `t` (its output, a gradient, a constant): t's own
+    class, or the one it names as `plain` (a parameter's outputs are plain tensors)."""
+    return getattr(type(t), "plain", type(t))
 
 
 def is_array(x: Any) -> bool:
@@ -132,7 +138,7 @@ class Function:
         if not isinstance(data, np.ndarray):  # a ufunc on a 0-d array returns a scalar: keep one object
             raw, data = data, np.asarray(data)
             ctx._saved = tuple(data if s is raw else s for s in ctx._saved)
-        out = type(inputs[0])(data)
+        out = made_like(inputs[0])(data)
         if enabled and True in needs:
             out.requires_grad = True
             out._ctx = ctx
@@ -147,7 +153,7 @@ class Function:
         nothing recorded, and no more Python than a direct call: this is the training step's path)."""
         for a in args:
             if a is not None and not isinstance(a, _PLAIN):
-                make = type(a)
+                make = made_like(a)
                 return cls.apply(*[make(np.asarray(x)) if isinstance(x, _PLAIN) else x for x in args], **kwargs)
         return cls.forward(_Scratch(), *args, **kwargs)
 
@@ -252,7 +258,7 @@ def _accumulate(leaf, g, trace) -> None:
     if isinstance(g, _PLAIN):
         if g.dtype != leaf.data.dtype:
             g = g.astype(leaf.data.dtype)
-        leaf.grad = type(leaf)(g.copy()) if leaf.grad is None else type(leaf)(leaf.grad.data + g)
+        leaf.grad = made_like(leaf)(g.copy()) if leaf.grad is None else made_like(leaf)(leaf.grad.data + g)
     else:
         g = g if g.dtype == leaf.dtype else g.astype(leaf.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
@@ -275,7 +281,7 @@ def _visit(node, g, pending: dict, create_graph: bool, trace) -> None:
                 trace.constant(node, parent)
             continue
         if create_graph and isinstance(pg, _PLAIN):  # a constant gradient (a mask, zeros): a constant tensor
-            pg = type(parent)(np.asarray(pg))
+            pg = made_like(parent)(np.asarray(pg))
         full = pg
         if pg.shape != parent.data.shape:
             pg = unbroadcast(pg, parent.data.shape)
@@ -296,7 +302,7 @@ def seed(out, gradient, create_graph: bool, missing: str):
     if create_graph and hasattr(gradient, "_ctx"):  # a tensor, perhaps a graph itself: kept as it is
         return gradient
     g = np.asarray(getattr(gradient, "data", gradient), dtype=out.data.dtype)
-    return type(out)(g) if create_graph else g
+    return made_like(out)(g) if create_graph else g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None, create_graph: bool = False,
@@ -330,5 +336,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
         if g is None and not allow_unused:
             raise RuntimeError("grad(): one of the inputs was not used to compute the outputs; pass "
                                "allow_unused=True to get None for it")
-        result.append(None if g is None else (type(t)(np.asarray(g, dtype=t.data.dtype)) if is_array(g) else g))
+        result.append(None if g is None else (made_like(t)(np.asarray(g, dtype=t.data.dtype)) if is_array(g) else g))
     return tuple(result)

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional, Tuple
 
 import numpy as np
 
-from .autograd import _tangents
+from .autograd import _tangents, made_like
 
 
 def _carry(cls, ctx, inputs, out) -> None:
@@ -53,7 +53,7 @@ def make_dual(tensor, tangent: Any):
     t = np.asarray(getattr(tangent, "data", tangent), dtype=tensor.data.dtype)
     if t.shape != tensor.shape:
         raise ValueError(f"make_dual: tangent of shape {t.shape} for a tensor of shape {tensor.shape}")
-    dual = type(tensor)(tensor.data, requires_grad=tensor.requires_grad)
+    dual = made_like(tensor)(tensor.data, requires_grad=tensor.requires_grad)
     dual._tangent = t
     return dual
 
@@ -61,4 +61,4 @@ def make_dual(tensor, tangent: Any):
 def unpack_dual(tensor) -> Tuple[Any, Optional[Any]]:
     """(the tensor, its tangent as a tensor, or None where no tangent reached it)."""
     tangent = getattr(tensor, "_tangent", None)
-    return tensor, (None if tangent is None else type(tensor)(np.array(tangent)))
+    return tensor, (None if tangent is None else made_like(tensor)(np.array(tangent)))

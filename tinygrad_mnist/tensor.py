@@ -330,3 +330,6 @@ class Tensor(CreationMethods, ShapeMethods, ReductionMethods, NetworkMethods):
 
     def type_as(self, other: "Tensor") -> "Tensor":
         return self._to(other.dtype) if is_float(other.dtype) else self._cast_int(other.dtype)
+
+
+Tensor.plain = Tensor  # what ops make from a Tensor, and from its subclasses (nn.Parameter)

@@ -17,9 +17,12 @@ Dims = Union[None, int, Sequence[int]]
 
 class TensorBase:
     """The base of `Tensor` and of each family of its methods (`tensor_shape.py`,
-    `tensor_reduce.py`, `tensor_nn.py`): `isinstance(x, TensorBase)` is "x is a tensor"."""
+    `tensor_reduce.py`, `tensor_nn.py`): `isinstance(x, TensorBase)` is "x is a tensor".
+    `plain` is the class of the tensors its methods and ops make (`Tensor`, set by tensor.py;
+    an `nn.Parameter`'s results are plain tensors)."""
 
     __slots__ = ()
+    plain: type
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:

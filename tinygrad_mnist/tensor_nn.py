@@ -105,7 +105,7 @@ class NetworkMethods(TensorBase):
             return out
         index = out._ctx.saved_tensors[0] if out._ctx is not None else \
             kernels.impl.max_pool2d(self.data, kernel, stride, padding, out_size, dilation)[1]
-        return out, type(self)(index)
+        return out, self.plain(index)
 
     def max_unpool2d(self, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                      output_size: Any = None) -> Self:
@@ -140,12 +140,12 @@ class NetworkMethods(TensorBase):
             extra = (o - 1) * s + k - (n + 2 * p)  # ceil_mode's last window passes the padding
             if extra > 0:
                 zeros = np.zeros(x.shape[:2 + axis] + (extra,) + x.shape[3 + axis:], self.dtype)
-                x = cat_fn([x, type(self)(zeros)], dim=2 + axis)
+                x = cat_fn([x, self.plain(zeros)], dim=2 + axis)
         ones = np.full((1, 1) + kernel, 1.0 / divisor if np.ndim(divisor) == 0 else 1.0, self.dtype)
-        window = type(self)(ones)
+        window = self.plain(ones)
         window.name = f"avg_pool2d window {kernel[0]}x{kernel[1]}"
         out = x.conv2d(window, None, stride, padding).reshape(B, C, *out_size)
-        return out if np.ndim(divisor) == 0 else out / type(self)(divisor.astype(self.dtype))
+        return out if np.ndim(divisor) == 0 else out / self.plain(divisor.astype(self.dtype))
 
     def log_softmax(self, dim: int = -1, *, axis: Optional[int] = None) -> Self:
         x = self._real()

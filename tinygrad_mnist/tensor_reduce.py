@@ -114,10 +114,10 @@ class ReductionMethods(TensorBase):
 
     def _arg(self, pick, dim: Optional[int], keepdim: bool) -> Self:
         if dim is None or self.ndim == 0:
-            return type(self)(np.asarray(pick(self.data.reshape(-1), axis=0) if self.numel() else pick(self.data)))
+            return self.plain(np.asarray(pick(self.data.reshape(-1), axis=0) if self.numel() else pick(self.data)))
         d = norm_dim(dim, self.ndim)
         out = pick(self.data, axis=d)
-        return type(self)(np.expand_dims(out, d) if keepdim else np.asarray(out))
+        return self.plain(np.expand_dims(out, d) if keepdim else np.asarray(out))
 
     def _max_or_min(self, op, pick, dim, keepdim, axis, keepdims):
         dim, keepdim = (axis if dim is None else dim), (keepdim if keepdims is None else keepdims)
@@ -128,10 +128,10 @@ class ReductionMethods(TensorBase):
                             "amax/amin reduce over several")
         if self.ndim == 0:
             norm_dim(dim, 0)
-            return MinMax(self, type(self)(np.asarray(0)))
+            return MinMax(self, self.plain(np.asarray(0)))
         d = norm_dim(dim, self.ndim)
         indices = np.expand_dims(pick(self.data, axis=d), d)
         values = self.gather(d, indices)
         if not keepdim:
             values, indices = values.squeeze(d), np.squeeze(indices, d)
-        return MinMax(values, type(self)(indices))
+        return MinMax(values, self.plain(indices))

@@ -1,15 +1,20 @@
 """The training layer, with Candle's names so its programs port line for line:
 
     from tinygrad_mnist.nn import VarMap, VarBuilder, Linear, linear, Module, Conv2d, conv2d, SGD, AdamW, init, ops, loss
+
+and PyTorch's where a PyTorch user would look: `Parameter`, `Sequential`, `Linear(784, 10)`, `ReLU`,
+`Conv1d`, `MaxPool2d`, `AvgPool2d`, `CrossEntropyLoss`, `Module.state_dict()`.
 """
 from . import init, loss, ops
 from .checkpoint import CheckpointError
-from .layers import (Conv2d, Conv2dConfig, Dropout, Linear, Module, conv2d, conv2d_no_bias, linear,
-                     linear_no_bias, max_pool2d, relu)
+from .layers import (AvgPool2d, Conv1d, Conv2d, Conv2dConfig, CrossEntropyLoss, Dropout, Linear, MaxPool2d, ReLU,
+                     conv2d, conv2d_no_bias, linear, linear_no_bias, max_pool2d, relu)
+from .module import Module, Parameter, Sequential
 from .newton import NewtonCG
 from .optim import SGD, AdamW, Optimizer
 from .varmap import VarBuilder, VarMap
 
 __all__ = ["VarMap", "VarBuilder", "Linear", "linear", "linear_no_bias", "Module", "Conv2d", "Conv2dConfig",
            "conv2d", "conv2d_no_bias", "Dropout", "max_pool2d", "relu", "SGD", "AdamW", "NewtonCG", "Optimizer",
-           "CheckpointError", "init", "ops", "loss"]
+           "CheckpointError", "init", "ops", "loss", "Parameter", "Sequential", "ReLU", "CrossEntropyLoss", "Conv1d",
+           "AvgPool2d", "MaxPool2d"]

@@ -1,4 +1,6 @@
-"""Layers with Candle's names: `Linear`, `Conv2d`, `Dropout` and their builders.
+"""Layers: Candle's `Linear`, `Conv2d`, `Dropout` and their builders, which also take PyTorch's
+constructors (`Linear(784, 10)`), and PyTorch's `Conv1d`, `ReLU`, `MaxPool2d`, `AvgPool2d`,
+`CrossEntropyLoss`.
 
 A layer computes what its formula says for any input dtype: a uint8 input is
 multiplied by value, as numpy does. A model that wants pixels read as 0..1
@@ -8,98 +10,69 @@ so MNIST stays uint8 in memory, and shown in the graph), or an explicit
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
-from ..losses import cross_entropy
+from ..losses import IGNORE_INDEX, cross_entropy
 from ..tensor import Tensor
+from ..tensor_base import is_int
 from .init import DEFAULT_KAIMING_NORMAL, Uniform
+from .module import Module, Parameter
 from .ops import dropout
 from .varmap import VarBuilder
 
 PIXEL_SCALE = 1.0 / 255.0  # 8-bit pixel intensities as 0..1 (torchvision's ToTensor convention)
 
 
-class Module:
-    """Something callable on a tensor, one protocol for every layer and model:
+def _bind(layer: str, form, args: tuple, kwargs: dict) -> dict:
+    """The arguments of one constructor form (a function whose signature is the form's), by name."""
+    try:
+        bound = inspect.signature(form).bind(*args, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"{layer}: {err}") from None
+    bound.apply_defaults()
+    return bound.arguments
 
-    - `module(x)` is `module.forward(x)`;
-    - `train()` and `eval()` switch `training` on the module and every module inside it (only
-      dropout behaves differently). Modules start in training mode, as `torch.nn.Module` does
-      (the trainer and the evaluator set the mode they need), and `forward_t(x, train)`
-      (Candle's `ModuleT`) runs one call in the mode asked for;
-    - `parameters()` and `named_parameters()`: the tensors that require a gradient, by
-      attribute path (`ln1.weight`), as in PyTorch;
-    - `loss(x, targets)`: `cross_entropy(self(x), targets)`, log_softmax then nll.
-    """
 
-    training = True
+def _pytorch_form(args: tuple, kwargs: dict, first: str) -> bool:
+    """PyTorch's constructor (sizes) rather than Candle's (tensors): the first argument is an int."""
+    return is_int(args[0]) if args else is_int(kwargs.get(first))
 
-    def forward(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
 
-    def __call__(self, *args, **kwargs) -> Tensor:
-        return self.forward(*args, **kwargs)
+def _fresh(weight_shape: tuple, fan_in: int, bias: bool, dtype: Any):
+    """PyTorch's default initialisation: weight and bias uniform in ±1/√fan_in (kaiming_uniform with
+    a = √5), as Parameters."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0
+    weight = Parameter(Uniform(-bound, bound)(weight_shape, np.dtype(dtype)))
+    return weight, (Parameter(Uniform(-bound, bound)((weight_shape[0],), np.dtype(dtype))) if bias else None)
 
-    def loss(self, x: Tensor, targets) -> Tensor:
-        return cross_entropy(self(x), targets)
 
-    def train(self, mode: bool = True) -> "Module":
-        for m in self.modules():
-            m.training = mode
-        return self
-
-    def eval(self) -> "Module":
-        return self.train(False)
-
-    def forward_t(self, x: Tensor, train: bool) -> Tensor:
-        modes = [(m, m.training) for m in self.modules()]
-        self.train(train)
-        try:
-            return self(x)
-        finally:
-            for m, mode in modes:
-                m.training = mode
-
-    def children(self) -> Iterator[Tuple[str, object]]:
-        """(attribute, value) of the modules and tensors this module holds, lists included."""
-        for name, value in vars(self).items():
-            items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
-            for i, v in items:
-                if isinstance(v, (Module, Tensor)):
-                    yield (name if i is None else f"{name}.{i}"), v
-
-    def modules(self) -> List["Module"]:
-        out, todo = [], [self]
-        while todo:
-            m = todo.pop(0)
-            if all(m is not seen for seen in out):
-                out.append(m)
-                todo.extend(v for _, v in m.children() if isinstance(v, Module))
-        return out
-
-    def named_parameters(self, prefix: str = "") -> Iterator[Tuple[str, Tensor]]:
-        seen: List[Tensor] = []
-        for name, v in self.children():
-            pairs = v.named_parameters(f"{prefix}{name}.") if isinstance(v, Module) else [(prefix + name, v)]
-            for path, t in pairs:
-                if t.requires_grad and all(t is not s for s in seen):
-                    seen.append(t)
-                    yield path, t
-
-    def parameters(self) -> List[Tensor]:
-        return [t for _, t in self.named_parameters()]
+def _torch_linear(in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32): ...
+def _candle_linear(weight: Tensor, bias: Optional[Tensor] = None, input_scale: float = 1.0): ...
 
 
 class Linear(Module):
     """y = (input_scale · x) @ weightᵀ + bias, weight [out, in] (Candle's and PyTorch's layout).
-    `input_scale` (default 1) is for a first layer that reads raw pixels as 0..1."""
+    Built Candle's way, `Linear(weight, bias=None, input_scale=1.0)` from tensors (`input_scale`
+    is for a first layer that reads raw pixels as 0..1), or PyTorch's,
+    `Linear(in_features, out_features, bias=True)`, with PyTorch's initialisation."""
 
-    def __init__(self, weight: Tensor, bias: Optional[Tensor] = None, input_scale: float = 1.0):
-        self.weight, self.bias, self.input_scale = weight, bias, input_scale
+    def __init__(self, *args: Any, **kwargs: Any):
+        if _pytorch_form(args, kwargs, "in_features"):
+            a = _bind("Linear", _torch_linear, args, kwargs)
+            self.weight, self.bias = _fresh((a["out_features"], a["in_features"]), a["in_features"], a["bias"],
+                                            a["dtype"])
+            self.input_scale = 1.0
+            return
+        a = _bind("Linear", _candle_linear, args, kwargs)
+        if not isinstance(a["weight"], Tensor) or not isinstance(a["bias"], (Tensor, type(None))):
+            raise TypeError("Linear: give tensors (weight [out, in], bias [out]) as Candle does, or sizes "
+                            "(in_features, out_features) as PyTorch does")
+        self.weight, self.bias, self.input_scale = a["weight"], a["bias"], a["input_scale"]
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 2:
@@ -130,15 +103,51 @@ class Conv2dConfig:
     groups: int = 1
 
 
-class Conv2d(Module):
-    """2-D convolution (cross-correlation) of NCHW input, weight [out, in/groups, k, k]."""
+def _torch_conv(in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                dilation: Any = 1, groups: int = 1, bias: bool = True, dtype: Any = np.float32): ...
+def _candle_conv(weight: Tensor, bias: Optional[Tensor] = None, config: Conv2dConfig = Conv2dConfig()): ...
 
-    def __init__(self, weight: Tensor, bias: Optional[Tensor] = None, config: Conv2dConfig = Conv2dConfig()):
-        self.weight, self.bias, self.config = weight, bias, config
+
+class _Conv(Module):
+    """What Conv1d and Conv2d share: the two constructors and the settings."""
+
+    dims = 2
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        name = type(self).__name__
+        if _pytorch_form(args, kwargs, "in_channels"):
+            a = _bind(name, _torch_conv, args, kwargs)
+            k = a["kernel_size"]
+            kernel = (k,) * self.dims if is_int(k) else tuple(k)
+            if a["in_channels"] % a["groups"] or a["out_channels"] % a["groups"]:
+                raise ValueError(f"{name}: in_channels and out_channels must be divisible by groups")
+            shape = (a["out_channels"], a["in_channels"] // a["groups"]) + kernel
+            self.weight, self.bias = _fresh(shape, math.prod(shape[1:]), a["bias"], a["dtype"])
+            self.stride, self.padding, self.dilation, self.groups = a["stride"], a["padding"], a["dilation"], a["groups"]
+            return
+        a = _bind(name, _candle_conv, args, kwargs)
+        c = a["config"]
+        self.weight, self.bias, self.config = a["weight"], a["bias"], c
+        self.stride, self.padding, self.dilation, self.groups = c.stride, c.padding, c.dilation, c.groups
+
+
+class Conv2d(_Conv):
+    """2-D convolution (cross-correlation) of NCHW input, weight [out, in/groups, kh, kw]: Candle's
+    `Conv2d(weight, bias=None, config=Conv2dConfig())` or PyTorch's
+    `Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True)`."""
 
     def forward(self, x: Tensor) -> Tensor:
-        c = self.config
-        return x.conv2d(self.weight, self.bias, c.stride, c.padding, c.dilation, c.groups)
+        return x.conv2d(self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv1d(_Conv):
+    """1-D convolution of [B, C, L], weight [out, in/groups, k]: PyTorch's
+    `Conv1d(in_channels, out_channels, kernel_size, ...)` or Candle's `Conv1d(weight, bias, config)`."""
+
+    dims = 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.conv1d(self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 def conv2d(in_channels: int, out_channels: int, kernel_size: int, cfg: Conv2dConfig, vb: VarBuilder) -> Conv2d:
@@ -172,6 +181,48 @@ class Dropout(Module):
 
     def forward_t(self, x: Tensor, train: bool) -> Tensor:
         return self.forward(x, train)
+
+
+class ReLU(Module):
+    """max(x, 0), as a module (PyTorch's `nn.ReLU`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class MaxPool2d(Module):
+    """`max_pool2d` as a module, PyTorch's arguments."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        self.settings = (kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+    def forward(self, x: Tensor):
+        return x.max_pool2d(*self.settings)
+
+
+class AvgPool2d(Module):
+    """`avg_pool2d` as a module, PyTorch's arguments."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: Optional[int] = None):
+        self.settings = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.avg_pool2d(*self.settings)
+
+
+class CrossEntropyLoss(Module):
+    """`cross_entropy` as a module, PyTorch's arguments: `CrossEntropyLoss()(logits, targets)`."""
+
+    def __init__(self, weight: Any = None, ignore_index: int = IGNORE_INDEX, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        self.weight, self.ignore_index, self.reduction, self.label_smoothing = (weight, ignore_index, reduction,
+                                                                                label_smoothing)
+
+    def forward(self, logits: Tensor, target: Any) -> Tensor:
+        return cross_entropy(logits, target, self.weight, reduction=self.reduction, ignore_index=self.ignore_index,
+                             label_smoothing=self.label_smoothing)
 
 
 def relu(x: Tensor) -> Tensor:

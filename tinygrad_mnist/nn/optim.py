@@ -5,7 +5,7 @@ Updates happen in place on the variables' arrays and record no graph.
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -111,8 +111,15 @@ class AdamW(Optimizer):
     p ← p − lr · m̂ / (√v̂ + eps),  m̂ = m/(1−β1ᵗ),  v̂ = v/(1−β2ᵗ)."""
 
     def __init__(self, vars: Iterable[Tensor], lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.01):
+                 eps: float = 1e-8, weight_decay: float = 0.01, *, betas: Optional[Tuple[float, float]] = None):
+        """Candle's `beta1`, `beta2` or PyTorch's `betas=(beta1, beta2)`."""
         super().__init__(vars, lr)
+        if betas is not None:
+            if (beta1, beta2) != (0.9, 0.999):
+                raise ValueError("AdamW: give betas=(beta1, beta2) or beta1/beta2, not both")
+            if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+                raise ValueError(f"AdamW: betas must be a pair (beta1, beta2), got {betas!r}")
+            beta1, beta2 = betas
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1) or eps <= 0 or weight_decay < 0:
             raise ValueError("AdamW: needs 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0")
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
