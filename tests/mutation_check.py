@@ -34,7 +34,8 @@ ROOT = os.path.dirname(HERE)
 ENV = "TINYGRAD_MNIST_MUTANT"
 TESTS = ["tests/test_torch_parity.py", "tests/test_higher_order.py", "tests/test_ops.py", "tests/test_autograd.py",
          "tests/test_kernels.py", "tests/test_kernels_conv.py", "tests/test_functional.py", "tests/test_semantics.py",
-         "tests/test_tensor.py", "tests/test_nn.py", "tests/test_train.py"]
+         "tests/test_tensor.py", "tests/test_nn.py", "tests/test_train.py", "tests/test_pytorch_habits.py",
+         "tests/test_pytorch_modules.py"]
 
 # Hand-written edits: (where, the line as it is, the line with the bug).
 EDITS = {
@@ -61,9 +62,18 @@ EDITS = {
     "unbroadcast.edit": ("autograd.unbroadcast", "grad = grad.sum(axis=axes, keepdims=True)", "grad = grad[..., :1]"),
     "accumulate.edit": ("autograd._visit", "pending[key] = pg if key not in pending else pending[key] + pg",
                         "pending[key] = pg"),
+    "Prod.edit": ("functions.reductions.ProdOthers.forward", "np.ascontiguousarray((before * after).transpose(back))",
+                  "np.ascontiguousarray(before.transpose(back))"),
+    "ProdOthers.edit": ("functions.reductions.ProdOthers.pairs", "axis=xl.ndim) * (1 - eye), back",
+                        "axis=xl.ndim), back"),
+    "Maximum.edit": ("functions.elementwise.Maximum.forward", "(wins_a / (wins_a.astype(y.dtype) + wins_b))",
+                     "wins_a"),
+    "avg_pool2d.edit": ("tensor_nn._pool_divisor", "sides.append(end - start if count_include_pad",
+                        "sides.append(end - np.maximum(start, 0) if count_include_pad"),
+    "row_weights.edit": ("functions.losses.row_weights", "weight[t].astype(np.float64)", "np.ones(len(t))"),
 }
 NOT_KERNELS = {"set_num_threads", "get_num_threads", "is_compiled"}
-TWO_INPUTS = ("Add", "Sub", "Mul", "Div", "PowT", "MatMul", "Linear", "Conv2d")  # both take a gradient
+TWO_INPUTS = ("Add", "Sub", "Mul", "Div", "PowT", "MatMul", "Linear", "Conv2d", "Maximum", "Minimum")  # both take a gradient
 
 
 def ops() -> Dict[str, type]:

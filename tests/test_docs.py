@@ -134,3 +134,13 @@ def test_every_op_the_models_use_is_derived_in_autodiff_md():
         module = vars(__import__("tinygrad_mnist.functions", fromlist=[op]))[op].__module__
         family = "tinygrad_mnist/" + module.split(".", 1)[1].replace(".", "/") + ".py"
         assert family in text, f"docs/autodiff.md links no {family} for {op}"
+
+
+def test_autodiff_derives_the_ops_peers_asked_for():
+    """prod with zeros, avg_pool2d, conv1d as conv2d, and the tie rules of max/amax each have a section."""
+    text = (ROOT / "docs" / "autodiff.md").read_text()
+    for heading in ("### Product, and what zeros do to it", "### Average pooling is a convolution",
+                    "### conv1d is conv2d on a height of 1", "### Max-pooling, and how ties are split"):
+        assert heading in text
+    for name in ("`ProdOthers`", "`amax(dim)`", "`max(dim)`", "`count_include_pad=True`", "`maximum(a, b)`"):
+        assert name in text, name
