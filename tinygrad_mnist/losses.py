@@ -57,14 +57,16 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, *, reduction:
         return nll(log_probs, target, weight, reduction=reduction, ignore_index=ignore_index)
     per = nll(log_probs, target, weight, reduction="none", ignore_index=ignore_index)
     counts = target.data != ignore_index
-    rows = counts * (1.0 if weight is None else weight[np.where(counts, target.data, 0)])  # nll's denominator
     weighted = log_probs if weight is None else log_probs * Tensor(_along(weight, class_dim, log_probs))
     smooth = -weighted.mean(dim=class_dim) * Tensor(counts.astype(log_probs.dtype))
     loss = per * (1 - label_smoothing) + smooth * label_smoothing
     if reduction == "none":
         return loss
     total = loss.sum()
-    return total / float(rows.sum()) if reduction == "mean" else total  # all ignored: NaN, as in PyTorch
+    if reduction == "sum":
+        return total
+    rows = F.row_weights(target.data.reshape(-1), ignore_index, weight)  # nll's denominator
+    return total / (float(target.numel()) if rows is None else float(rows.sum()))  # all ignored: NaN
 
 
 def _soft_targets(log_probs: Tensor, target: Tensor, weight, reduction: str, smoothing: float,

@@ -7,7 +7,7 @@
     linalg.py       MatMul Linear
     nn.py           LogSoftmax MaxPool2d MaxUnpool2d (and LogSoftmaxBackward, MaxPoolBackward)
     conv.py         Conv2d (and ConvInputGrad, ConvWeightGrad)
-    losses.py       NLL (and NLLBackward, the target checks)
+    losses.py       NLL (and NLLBackward, the target checks, each row's weight)
 
 Each docstring states the op's local derivative. `backward` returns one gradient per
 tensor input (None where no gradient is wanted); a gradient may have the broadcast
@@ -21,7 +21,7 @@ from .activations import Clamp, ReLU, ReLUBackward, Sigmoid, Tanh
 from .conv import Conv2d, ConvInputGrad, ConvWeightGrad
 from .elementwise import Abs, Add, Cast, Div, Exp, Log, Masked, Maximum, Minimum, Mul, Neg, Pow, PowT, Sqrt, Sub
 from .linalg import Linear, MatMul
-from .losses import NLL, REDUCTIONS, NLLBackward, check_targets
+from .losses import NLL, REDUCTIONS, NLLBackward, check_targets, row_weights
 from .movement import Cat, Clone, Expand, Gather, Index, IndexBackward, Reshape, ScatterAdd, Stack, Transpose
 from .nn import LogSoftmax, LogSoftmaxBackward, MaxPool2d, MaxPoolBackward, MaxUnpool2d
 from .reductions import Max, Mean, Min, Prod, ProdOthers, Sum
@@ -30,4 +30,4 @@ __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowT", "Exp", "Log", "Sqrt
            "ReLU", "Cast", "Sum", "Mean", "Max", "Min", "Reshape", "Transpose", "Expand", "Cat", "Stack", "Index",
            "Gather", "MatMul", "Linear", "LogSoftmax", "Conv2d", "MaxPool2d", "NLL", "REDUCTIONS", "check_targets",
            "Masked", "ReLUBackward", "IndexBackward", "ScatterAdd", "LogSoftmaxBackward", "MaxPoolBackward",
-           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone", "MaxUnpool2d"]
+           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "row_weights", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone", "MaxUnpool2d"]
