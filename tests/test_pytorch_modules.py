@@ -173,3 +173,14 @@ def test_a_module_of_pytorch_s_spelling_trains():
         opt.backward_step(loss)
     assert [n for n, _ in net.named_parameters()] == ["body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias"]
     assert loss.item() < first / 4
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_max_pool_with_indices_runs_its_kernel_once(monkeypatch, recorded):
+    from tinygrad_mnist import kernels
+    calls = []
+    real = kernels.impl.max_pool2d
+    monkeypatch.setattr(kernels.impl, "max_pool2d", lambda *a: calls.append(1) or real(*a))
+    x = Tensor(np.random.default_rng(5).standard_normal((1, 2, 4, 4)).astype(np.float32), requires_grad=recorded)
+    values, indices = x.max_pool2d(2, return_indices=True)
+    assert len(calls) == 1 and indices.shape == values.shape and indices.dtype == np.int64

@@ -131,6 +131,11 @@ class Function:
     def apply(cls, *inputs, **kwargs):
         """Run the op on tensors; the output remembers how it was made (and, in forward mode,
         carries its tangent)."""
+        return cls.apply_saving(*inputs, **kwargs)[0]
+
+    @classmethod
+    def apply_saving(cls, *inputs, **kwargs):
+        """`apply`, and what the op saved, recorded or not (max_pool2d's indices: one kernel run)."""
         enabled = _mode.enabled
         needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs)
@@ -144,7 +149,7 @@ class Function:
             out._ctx = ctx
         if _tangents.active:
             _tangents.carry(cls, ctx, inputs, out)
-        return out
+        return out, ctx.saved_tensors
 
     @classmethod
     def call(cls, *args, **kwargs):

@@ -99,22 +99,16 @@ class NetworkMethods(TensorBase):
         (H, W) plane, int64, what `max_unpool2d` takes."""
         kernel, stride, padding, dilation, out_size = _pooling(self, "max_pool2d", kernel_size, stride, padding,
                                                                dilation, ceil_mode)
-        out = F.MaxPool2d.apply(self, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
-                                out_size=out_size)
-        if not return_indices:
-            return out
-        index = out._ctx.saved_tensors[0] if out._ctx is not None else \
-            kernels.impl.max_pool2d(self.data, kernel, stride, padding, out_size, dilation)[1]
-        return out, self.plain(index)
+        out, (index,) = F.MaxPool2d.apply_saving(self, kernel=kernel, stride=stride, padding=padding,
+                                                 dilation=dilation, out_size=out_size)
+        return (out, self.plain(index)) if return_indices else out
 
     def max_unpool2d(self, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                      output_size: Any = None) -> Self:
         """max_pool2d undone: zeros of the pooled input's size, each value put back at its index (the
         indices max_pool2d returned). The size is (n − 1)·stride − 2·padding + kernel per side, or
         `output_size` (its last two numbers)."""
-        kernel = pair(kernel_size, "kernel_size")
-        stride = kernel if stride is None else pair(stride, "stride")
-        padding = pair(padding, "padding")
+        kernel, stride, padding = _pool_pairs(kernel_size, stride, padding)
         index = indices.data if isinstance(indices, TensorBase) else np.asarray(indices)
         if self.ndim != 4 or index.shape != self.shape or index.dtype.kind not in "iu":
             raise ValueError(f"max_unpool2d: expected input [B, C, H, W] and integer indices of its shape, "
@@ -178,12 +172,17 @@ def _one(v: Any, what: str) -> int:
     return int(v)
 
 
+def _pool_pairs(kernel_size, stride, padding):
+    """A pooling's kernel, stride (default: the kernel) and padding, each a (rows, columns) pair."""
+    kernel = pair(kernel_size, "kernel_size")
+    return kernel, kernel if stride is None else pair(stride, "stride"), pair(padding, "padding")
+
+
 def _pooling(x, op: str, kernel_size, stride, padding, dilation, ceil_mode: bool):
     """Pairs of kernel, stride (default: the kernel), padding and dilation, checked against x's
     [B, C, H, W], and the output size (PyTorch's rule)."""
-    kernel = pair(kernel_size, "kernel_size")
-    stride = kernel if stride is None else pair(stride, "stride")
-    padding, dilation = pair(padding, "padding"), pair(dilation, "dilation")
+    kernel, stride, padding = _pool_pairs(kernel_size, stride, padding)
+    dilation = pair(dilation, "dilation")
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     if x.ndim != 4 or min(kernel) < 1 or min(stride) < 1 or min(padding) < 0 or min(dilation) < 1 \
             or any(2 * p > k for p, k in zip(padding, kernel)) \
