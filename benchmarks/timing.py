@@ -64,7 +64,7 @@ def machine() -> Dict[str, str]:
     except ImportError:
         info["blas"] = "(install threadpoolctl to report)"
     for var in ("OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
+                "NUMBA_NUM_THREADS", "PYTHONDONTWRITEBYTECODE"):
         if var in os.environ:
             info[var] = os.environ[var]
     info["torch"] = f"{torch.__version__}, {torch.get_num_threads()} threads" if torch else "not installed"

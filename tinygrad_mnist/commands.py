@@ -6,6 +6,8 @@ from . import cli
 def train_entry() -> None:
     """The `tinygrad-mnist-train` command."""
     cli.start()
+    from .datasets import decoded
+    decoded.prefetch()  # as `python -m tinygrad_mnist.train` does: while numpy and numba load
     from . import train
     train.entry()
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from ..files import kind_of
 from ..tensor import Tensor
-
-EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+from . import decoded
+from .decoded import EMBEDDED_DIR
 IMAGE_SIDE = 28                  # each image is IMAGE_SIDE × IMAGE_SIDE pixels
 IMAGE_DIM = IMAGE_SIDE * IMAGE_SIDE  # stored flattened: [N, 784]
 CLASSES = 10                     # the digits 0-9
@@ -169,16 +169,16 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
     return out.reshape(dims)
 
 
-def _images(path: str) -> np.ndarray:
-    arr = read_idx(path, 3)
+def _images(path: str, read=read_idx) -> np.ndarray:
+    arr = read(path, 3)
     if arr.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise DatasetError(f"{path}: images are {arr.shape[1]}×{arr.shape[2]}, expected "
                            f"{IMAGE_SIDE}×{IMAGE_SIDE}")
     return arr.reshape(arr.shape[0], IMAGE_DIM)
 
 
-def _labels(path: str, images: np.ndarray, images_path: str) -> np.ndarray:
-    arr = read_idx(path, 1)
+def _labels(path: str, images: np.ndarray, images_path: str, read=read_idx) -> np.ndarray:
+    arr = read(path, 1)
     if arr.shape[0] != images.shape[0]:
         raise DatasetError(f"{path}: {arr.shape[0]} labels, but {images_path} holds {images.shape[0]} images")
     if arr.size and arr.max() >= CLASSES:
@@ -187,20 +187,25 @@ def _labels(path: str, images: np.ndarray, images_path: str) -> np.ndarray:
     return arr
 
 
-def load_dir(directory: str) -> Dataset:
-    """Read the four idx files (raw or .gz, canonical or dotted names) from `directory`."""
+def load_dir(directory: str, read=read_idx) -> Dataset:
+    """Read the four idx files (raw or .gz, canonical or dotted names) from `directory` with
+    `read(path, ndim)`."""
     if not os.path.isdir(directory):
         raise DatasetError(f"{directory}: no such directory" if not os.path.lexists(directory) else
                            f"{directory}: not a directory (--local-mnist takes the directory of the four files)")
     paths = {key: find_file(directory, name) for key, name in FILES.items()}
-    train_images = _images(paths["train_images"])
-    test_images = _images(paths["test_images"])
-    train_labels = _labels(paths["train_labels"], train_images, paths["train_images"])
-    test_labels = _labels(paths["test_labels"], test_images, paths["test_images"])
+    train_images = _images(paths["train_images"], read)
+    test_images = _images(paths["test_images"], read)
+    train_labels = _labels(paths["train_labels"], train_images, paths["train_images"], read)
+    test_labels = _labels(paths["test_labels"], test_images, paths["test_images"], read)
     return Dataset(Tensor(train_images), Tensor(train_labels), Tensor(test_images), Tensor(test_labels),
                    source=directory)
 
 
 def load(directory: Optional[str] = None) -> Dataset:
-    """The MNIST copy embedded in the package (or `load_dir(directory)` if given)."""
-    return load_dir(directory if directory is not None else EMBEDDED_DIR)
+    """The MNIST copy embedded in the package, through its decoded cache (`decoded.py`); or
+    `load_dir(directory)` if given."""
+    if directory is not None:
+        decoded.discard()
+        return load_dir(directory)
+    return load_dir(EMBEDDED_DIR, lambda path, ndim: decoded.load(path, ndim, read_idx))

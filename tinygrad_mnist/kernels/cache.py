@@ -14,23 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 
 from numba.core.caching import (CompileResultCacheImpl, FunctionCache, UserProvidedCacheLocator, _CacheLocator,
                                 _SourceFileBackedLocatorMixin)
 
 from .._version import VERSION
-
-
-def cache_root() -> str:
-    """The user's cache directory for this package."""
-    if sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    elif os.name == "nt":
-        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "tinygrad_mnist")
+from ..user_dirs import cache_root
 
 
 class UserCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
