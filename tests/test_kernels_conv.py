@@ -13,6 +13,7 @@ CONV_CASES = [  # B, C, H, W, kernel (kh, kw), stride, padding, dilation, input 
     (1, 1, 5, 5, (1, 1), (1, 1), (0, 0), (1, 1), np.float64), (2, 3, 7, 6, (3, 3), (1, 1), (1, 1), (1, 1), np.float64),
     (3, 2, 9, 9, (3, 3), (2, 2), (2, 2), (1, 1), np.float32), (2, 3, 8, 9, (3, 2), (2, 1), (1, 0), (1, 1), np.float64),
     (2, 2, 9, 10, (3, 2), (1, 2), (2, 1), (2, 3), np.float64),                 # rectangular, dilated
+    (2, 3, 7, 9, (3, 2), (1, 1), (0, 0), (1, 1), np.float64),                  # rectangular, the plain path
     (4 if NOJIT else 64, 1, 28, 28, (5, 5), (1, 1), (0, 0), (1, 1), np.uint8),  # Candle's conv1 on a batch of pixels
     (2 if NOJIT else 64, 32, 12, 12, (5, 5), (1, 1), (0, 0), (1, 1), np.float32),  # Candle's conv2
 ]
@@ -78,6 +79,20 @@ def test_max_pool2d(B, C, H, W, k, stride, padding, ceil, dilation, dtype, layou
     assert idx.min() >= 0 and idx.max() < H * W
     g = rng.standard_normal(y.shape).astype(dtype)
     close(nb.max_pool2d_backward(g, idx, x.shape), ref.max_pool2d_backward(g, idx_ref, x.shape), dtype)
+
+
+@pytest.mark.parametrize("k,stride,padding", [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (0, 0)),
+                                               ((2, 2), (2, 2), (1, 1))])
+def test_max_pool2d_ties_and_nans_in_every_tap(k, stride, padding):
+    """Values from {0, 1, 2} and NaNs in every window position: the first maximum of each window in
+    row-major order, or its first NaN, on both sets (the 2×2 path, the inside path, the general one)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, (6, 3, 10, 12)).astype(np.float32)
+    x[rng.random(x.shape) < 0.08] = np.nan
+    out = tuple(ref.pool_out_size(n, kk, s, p, False) for n, kk, s, p in zip((10, 12), k, stride, padding))
+    (y, idx), (y_ref, idx_ref) = nb.max_pool2d(x, k, stride, padding, out), ref.max_pool2d(x, k, stride, padding, out)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
 
 
 def test_max_pool2d_keeps_nan():

@@ -72,6 +72,27 @@ def _im2col_images(x, C, kh, kw, sh, sw, ph, pw, dh, dw, out, lo, hi):
                                 row[at + j * C + c] = out.dtype.type(src[start + c])
 
 
+@jit()
+def _im2col_plain_images(x, C, kh, kw, out, lo, hi):
+    # Stride 1, no padding, no dilation (Candle's conv2): no bounds to find, and each kernel row
+    # is a copy of a fixed length kw·C, which compiles to one vector loop: 2.1x faster than
+    # _im2col_images here (1.70 -> 0.81 ms for conv2's 13 MB of patches, one thread).
+    _, H, WC = x.shape
+    OH, OW, run = H - kh + 1, WC // C - kw + 1, kw * C
+    for b in range(lo, hi):
+        for oh in range(OH):
+            for ow in range(OW):
+                row = out[(b * OH + oh) * OW + ow]
+                for i in range(kh):
+                    src, at, start = x[b, oh + i], i * run, ow * C
+                    for n in range(run):
+                        row[at + n] = out.dtype.type(src[start + n])
+
+
+def _plain(stride: tuple, padding: tuple, dilation: tuple) -> bool:
+    return tuple(stride) == (1, 1) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
+
+
 def im2col(x: np.ndarray, kh: int, kw: int, stride: tuple, padding: tuple, dilation: tuple, dtype) -> np.ndarray:
     """Patches of x [B, C, H, W] as rows: [B·OH·OW, kh·kw·C], in `dtype`; `stride`, `padding` and
     `dilation` are (rows, columns) pairs."""
@@ -80,7 +101,10 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: tuple, padding: tuple, dilat
     OH, OW = (conv_out_size(n, k, s, p, d) for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
     out = np.empty((B * OH * OW, C * kh * kw), dtype=dtype)
     work = _patch_work(out.shape[0], kh, kw * C)
-    for_rows(_im2col_images, B, work, rows, C, kh, kw, *stride, *padding, *dilation, out)
+    if _plain(stride, padding, dilation):
+        for_rows(_im2col_plain_images, B, work, rows, C, kh, kw, out)
+    else:
+        for_rows(_im2col_images, B, work, rows, C, kh, kw, *stride, *padding, *dilation, out)
     return out
 
 
@@ -103,6 +127,23 @@ def _col2im_images(cols, C, kh, kw, sh, sw, ph, pw, dh, dw, out, lo, hi):
                             dst[start + c] += row[at + j * C + c]
 
 
+@jit()
+def _col2im_plain_images(cols, C, kh, kw, out, lo, hi):
+    # The adjoint of _im2col_plain_images, its loops of fixed length kw·C likewise: 1.3x faster
+    # than _col2im_images for conv2 (2.09 -> 1.56 ms, one thread). The same additions in the
+    # same order, so the same sums.
+    _, H, WC = out.shape
+    OH, OW, run = H - kh + 1, WC // C - kw + 1, kw * C
+    for b in range(lo, hi):
+        for oh in range(OH):
+            for ow in range(OW):
+                row = cols[(b * OH + oh) * OW + ow]
+                for i in range(kh):
+                    dst, at, start = out[b, oh + i], i * run, ow * C
+                    for n in range(run):
+                        dst[start + n] += row[at + n]
+
+
 def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padding: tuple,
            dilation: tuple) -> np.ndarray:
     """The adjoint of im2col: add each patch row back where it came from, into [B, C, H, W]."""
@@ -110,7 +151,10 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padd
     cols = np.ascontiguousarray(cols)
     out = np.zeros((B, H, W * C), dtype=cols.dtype)
     work = _patch_work(cols.shape[0], kh, kw * C)
-    for_rows(_col2im_images, B, work, cols, C, kh, kw, *stride, *padding, *dilation, out)
+    if _plain(stride, padding, dilation):
+        for_rows(_col2im_plain_images, B, work, cols, C, kh, kw, out)
+    else:
+        for_rows(_col2im_images, B, work, cols, C, kh, kw, *stride, *padding, *dilation, out)
     return np.ascontiguousarray(out.reshape(B, H, W, C).transpose(0, 3, 1, 2))
 
 
