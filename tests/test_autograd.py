@@ -133,3 +133,32 @@ def test_shape_errors_are_clear():
         a @ b
     with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) do not match \(3 != 4\)"):
         a @ Tensor(np.zeros((4, 5)))
+
+
+def test_a_leaf_keeps_its_gradient_without_sharing_it():
+    """A leaf's .grad is kept without a copy when the pass alone holds it, and copied when it is
+    shared: the two inputs of an Add, a caller's seed, a node that retains its gradient."""
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    ((a + b) * 3.0).backward(np.ones(3))  # Mul's fresh gradient, then Add sends it to both
+    a.grad.data[0] = 7.0
+    assert b.grad.numpy().tolist() == [3.0, 3.0, 3.0]
+    seed = np.full(3, 2.0)
+    a.grad = None
+    a.backward(seed)
+    a.grad.data[1] = 9.0
+    assert seed.tolist() == [2.0, 2.0, 2.0]
+    a.grad, z = None, a * 3.0
+    z.retain_grad()
+    w = z + a
+    w.backward(np.ones(3))
+    z.grad.data[0] = -1.0
+    assert a.grad.numpy().tolist() == [4.0, 4.0, 4.0] and z.grad.numpy().tolist() == [-1.0, 1.0, 1.0]
+
+
+def test_a_gradient_the_pass_owns_is_kept_not_copied(monkeypatch):
+    from tinygrad_mnist import kernels
+    made, real = [], kernels.impl.matmul
+    monkeypatch.setattr(kernels.impl, "matmul", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    w = Tensor(np.ones((3, 2)), requires_grad=True)
+    Tensor(np.ones((4, 2))).linear(w).sum().backward()
+    assert any(w.grad.data is m for m in made)  # dW as the product made it

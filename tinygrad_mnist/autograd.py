@@ -26,10 +26,9 @@ import numpy as np
 # re-exported: `autograd.no_grad` is where PyTorch users look for grad mode
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
-
-FREED = ("Trying to backward through the graph a second time: backward() frees what each op saved "
-         "for it ({op} here) once it has been used. Pass retain_graph=True to the first backward() "
-         "(or autograd.grad) to go through the graph again.")
+FREED = ("Trying to backward through the graph a second time: backward() frees what each op saved for it ({op} "
+         "here) once it has been used. Pass retain_graph=True to the first backward() (or autograd.grad) to go "
+         "through the graph again.")
 
 
 class Context:
@@ -134,8 +133,7 @@ class Function:
         return cls.apply_saving(*inputs, **kwargs)[0]
 
     @classmethod
-    def apply_saving(cls, *inputs, **kwargs):
-        """`apply`, and what the op saved, recorded or not (max_pool2d's indices: one kernel run)."""
+    def apply_saving(cls, *inputs, **kwargs):  # and what the op saved, recorded or not (max_pool2d's indices)
         enabled = _mode.enabled
         needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs)
@@ -246,8 +244,8 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
             if capture is not None and id(node) in capture:
                 captured[id(node)] = g
             if node._ctx is None or capture is None and getattr(node, "retains_grad", False):
-                if capture is None:
-                    _accumulate(node, g, trace)  # a leaf, or a node asked to keep its gradient
+                if capture is None:  # a leaf, or a node asked to keep its gradient
+                    _accumulate(node, g, trace, _owned(g, pending, grads))
                 if node._ctx is None:
                     continue
             _visit(node, g, pending, create_graph, trace)
@@ -258,12 +256,18 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
     return captured
 
 
-def _accumulate(leaf, g, trace) -> None:
-    """A leaf keeps what it received in `.grad`, a tensor, added to what it already held."""
+def _owned(g, pending: dict, seeds) -> bool:  # g is the pass's alone: no view, no seed, not also sent elsewhere
+    return isinstance(g, np.ndarray) and g.base is None and g.flags.writeable \
+        and not any(v is g for v in pending.values()) and not any(s is g for s in seeds)
+
+
+def _accumulate(leaf, g, trace, owned: bool = False) -> None:
+    """A leaf keeps what it received in `.grad`, a tensor, added to what it already held; an array
+    the pass owns is kept, not copied (as PyTorch's AccumulateGrad steals an unshared gradient)."""
     if isinstance(g, _PLAIN):
-        if g.dtype != leaf.data.dtype:
-            g = g.astype(leaf.data.dtype)
-        leaf.grad = made_like(leaf)(g.copy()) if leaf.grad is None else made_like(leaf)(leaf.grad.data + g)
+        g, owned = (g, owned) if g.dtype == leaf.data.dtype else (g.astype(leaf.data.dtype), True)
+        leaf.grad = made_like(leaf)(g if owned else g.copy()) if leaf.grad is None else \
+            made_like(leaf)(leaf.grad.data + g)
     else:
         g = g if g.dtype == leaf.dtype else g.astype(leaf.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
@@ -306,7 +310,8 @@ def seed(out, gradient, create_graph: bool, missing: str):
         gradient = np.ones_like(out.data)
     if create_graph and hasattr(gradient, "_ctx"):  # a tensor, perhaps a graph itself: kept as it is
         return gradient
-    g = np.asarray(getattr(gradient, "data", gradient), dtype=out.data.dtype)
+    g = np.asarray(gradient if isinstance(gradient, np.ndarray) else getattr(gradient, "data", gradient),
+                   dtype=out.data.dtype)  # an array's own .data is a memoryview of it
     return made_like(out)(g) if create_graph else g
 
 

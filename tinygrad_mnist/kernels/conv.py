@@ -89,7 +89,7 @@ def _im2col_plain_images(x, C, kh, kw, out, lo, hi):
                         row[at + n] = out.dtype.type(src[start + n])
 
 
-def _plain(stride: tuple, padding: tuple, dilation: tuple) -> bool:
+def _unit_geometry(stride: tuple, padding: tuple, dilation: tuple) -> bool:
     return tuple(stride) == (1, 1) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
 
 
@@ -101,7 +101,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: tuple, padding: tuple, dilat
     OH, OW = (conv_out_size(n, k, s, p, d) for n, k, s, p, d in zip((H, W), (kh, kw), stride, padding, dilation))
     out = np.empty((B * OH * OW, C * kh * kw), dtype=dtype)
     work = _patch_work(out.shape[0], kh, kw * C)
-    if _plain(stride, padding, dilation):
+    if _unit_geometry(stride, padding, dilation):
         for_rows(_im2col_plain_images, B, work, rows, C, kh, kw, out)
     else:
         for_rows(_im2col_images, B, work, rows, C, kh, kw, *stride, *padding, *dilation, out)
@@ -151,7 +151,7 @@ def col2im(cols: np.ndarray, shape: tuple, kh: int, kw: int, stride: tuple, padd
     cols = np.ascontiguousarray(cols)
     out = np.zeros((B, H, W * C), dtype=cols.dtype)
     work = _patch_work(cols.shape[0], kh, kw * C)
-    if _plain(stride, padding, dilation):
+    if _unit_geometry(stride, padding, dilation):
         for_rows(_col2im_plain_images, B, work, cols, C, kh, kw, out)
     else:
         for_rows(_col2im_images, B, work, cols, C, kh, kw, *stride, *padding, *dilation, out)
