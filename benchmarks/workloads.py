@@ -105,7 +105,7 @@ def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str =
         with kernels.use(backend):
             loss = train_epoch(model, opt, data, batch_size, 1, stop, False)
             if evaluate:
-                accuracy(model, data.test_images, data.test_labels, EVAL_BATCH.get(kind))
+                accuracy(model, data.images("test", model.sparse_input), data.test_labels, EVAL_BATCH.get(kind))
         return loss
     return epoch
 

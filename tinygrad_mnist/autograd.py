@@ -128,8 +128,7 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        """Run the op on tensors; the output remembers how it was made (and, in forward mode,
-        carries its tangent)."""
+        """Run the op on tensors; the output remembers how it was made (in forward mode, its tangent)."""
         return cls.apply_saving(*inputs, **kwargs)[0]
 
     @classmethod
@@ -138,7 +137,7 @@ class Function:
         needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs)
         data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
-        if not isinstance(data, np.ndarray):  # a ufunc on a 0-d array returns a scalar: keep one object
+        if not isinstance(data, np.ndarray) and np.ndim(data) == 0:  # a ufunc's scalar from a 0-d array
             raw, data = data, np.asarray(data)
             ctx._saved = tuple(data if s is raw else s for s in ctx._saved)
         out = made_like(inputs[0])(data)
@@ -155,9 +154,10 @@ class Function:
         needs); on plain arrays its forward runs as it is (a first-order backward: nothing wrapped,
         nothing recorded, and no more Python than a direct call: this is the training step's path)."""
         for a in args:
-            if a is not None and not isinstance(a, _PLAIN):
+            if hasattr(a, "_ctx"):  # a tensor: the op is recorded, other inputs become constants (a CSR too)
                 make = made_like(a)
-                return cls.apply(*[make(np.asarray(x)) if isinstance(x, _PLAIN) else x for x in args], **kwargs)
+                return cls.apply(*[make(np.asarray(x)) if isinstance(x, _PLAIN) else x if x is None or hasattr(
+                    x, "_ctx") else make(x) for x in args], **kwargs)
         return cls.forward(_Scratch(), *args, **kwargs)
 
 

@@ -45,7 +45,7 @@ def batches_of(n: int, batch_size: int) -> list:
 def train_epoch(model: Module, optimizer: Optimizer, data: mnist.Dataset, batch_size: int, epoch: int,
                 stop: StopRequest, show_progress: bool, guard: Optional[DivergenceGuard] = None) -> Optional[float]:
     """One pass over the training set; the mean batch loss, or None if stopped part-way."""
-    images, labels = data.train_images, data.train_labels
+    images, labels = data.images("train", model.sparse_input), data.train_labels
     guard = guard or DivergenceGuard()
     batches = batches_of(len(images), batch_size)
     progress = Progress(epoch, len(batches), show_progress)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import autograd
 from . import functions as F
+from .sparse import is_csr
 from .tensor_base import Scalar, TensorBase, as_array, is_float, norm_dim, promote
 from .tensor_create import CreationMethods
 from .tensor_nn import NetworkMethods
@@ -44,7 +45,7 @@ class Tensor(CreationMethods, ShapeMethods, ReductionMethods, NetworkMethods):
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
-        self.data = data.data if isinstance(data, TensorBase) else as_array(data, dtype)
+        self.data = data.data if isinstance(data, TensorBase) else data if is_csr(data) else as_array(data, dtype)
         if requires_grad and not is_float(self.data.dtype):
             raise TypeError(f"only floating-point tensors can require gradients, got {self.data.dtype}")
         self.requires_grad = requires_grad

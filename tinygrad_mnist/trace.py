@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, TextIO, Tuple
 import numpy as np
 
 from .autograd import topological_order
+from .sparse import is_csr
 
 
 def describe(a: np.ndarray, values: int = 3) -> str:
@@ -71,7 +72,7 @@ class BackwardTrace:
 
     def visit(self, node, grad: np.ndarray) -> None:
         """Called before the op's backward runs (and frees what it saved)."""
-        self.kept[id(node)] = tuple((a.shape, a.dtype, a.nbytes) for a in node._ctx._saved if isinstance(a, np.ndarray))
+        self.kept[id(node)] = saved_sizes(node._ctx)
         n = self._number(node)
         self._say(f"[{n}] {self.name(node)} = {node._ctx.fn.__name__} {dims(node.shape)}: "
                   f"received {describe(grad)}")
@@ -121,3 +122,10 @@ def for_call(option: Any) -> Optional[BackwardTrace]:
     if option:
         return BackwardTrace(option)
     return BackwardTrace(_active.stream) if _active.stream is not None else None
+
+
+def saved_sizes(ctx) -> tuple:
+    """(shape, dtype, bytes) of each array an op saved; a CSR's dtype says so, its bytes are its three arrays'."""
+    return tuple((a.shape, a.dtype, a.nbytes) if isinstance(a, np.ndarray) else
+                 (a.shape, f"{a.dtype}, CSR", a.indptr.nbytes + a.indices.nbytes + a.values.nbytes)
+                 for a in ctx._saved if isinstance(a, np.ndarray) or is_csr(a))

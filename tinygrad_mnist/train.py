@@ -76,7 +76,7 @@ def warm_up(model: Module, varmap: VarMap, quiet: bool = True) -> None:
 def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
     """The DOT graph of one training step, the first batch of the stored order (`batch_size` images),
     drawn with its backward pass: the order backward visits the ops and the gradients on the edges."""
-    xs, ys = data.train_images.narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
+    xs, ys = data.images("train", model.sparse_input).narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
     xs.name, ys.name = "images", "labels"
     step_loss = model.train().loss(xs, ys)
     step_loss.name = "loss"
@@ -228,7 +228,8 @@ def train_epochs(args, settings: Settings, model: Module, varmap: VarMap, optimi
         if not all(np.isfinite(v.data).all() for v in varmap.all_vars()):
             raise TrainingError(f"training diverged at epoch {epoch} (the weights are no longer finite); "
                                 f"try a smaller --learning-rate (now {settings.learning_rate:g})")
-        test_acc = accuracy(model, data.test_images, data.test_labels, EVAL_BATCH.get(settings.model))
+        test_acc = accuracy(model, data.images("test", model.sparse_input), data.test_labels,
+                            EVAL_BATCH.get(settings.model))
         seconds = time.perf_counter() - start
         say(epoch_line(epoch, train_loss, test_acc, seconds))
         if args.metrics_out:  # test accuracy in percent, as the epoch line prints it

@@ -16,8 +16,9 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .autograd import topological_order
+from .sparse import is_csr
 from .tensor import Tensor
-from .trace import BackwardTrace, dims
+from .trace import BackwardTrace, dims, saved_sizes
 
 
 def _quote(text: str) -> str:
@@ -43,7 +44,7 @@ def _saved(t, trace: Optional[BackwardTrace] = None) -> str:
     if kept is None:
         if t._ctx._freed:
             return "saved arrays freed by backward()"
-        kept = tuple((a.shape, a.dtype, a.nbytes) for a in t._ctx._saved if isinstance(a, np.ndarray))
+        kept = saved_sizes(t._ctx)
     return "saved " + ", ".join(f"{dims(shape)} {dtype} ({_size(n)})" for shape, dtype, n in kept) \
         if kept else "saved nothing"
 
@@ -73,7 +74,8 @@ def to_dot(tensor: Tensor, show_grad: bool = False, trace: Optional[BackwardTrac
             kind = t.name or ("parameter" if t.requires_grad else "input")
         else:
             kind = t.name or ""
-        label = "\n".join(part for part in (kind, f"{dims(t.shape)} {t.dtype}") if part)
+        label = "\n".join(part for part in (kind, f"{dims(t.shape)} {t.dtype}{', CSR' if is_csr(t.data) else ''}")
+                           if part)
         if show_grad and t.grad is not None:
             label += f"\ngrad norm {float(np.linalg.norm(t.grad)):.4g}"
         if t._ctx is None and id(t) in step:

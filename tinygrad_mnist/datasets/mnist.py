@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import stat
 import zlib
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
 from ..files import kind_of
+from ..sparse import CSR
 from ..tensor import Tensor
 from . import decoded
 from .decoded import EMBEDDED_DIR
@@ -45,6 +46,19 @@ class Dataset:
     test_images: Tensor
     test_labels: Tensor
     source: str = ""
+    _sparse: Dict[str, Tensor] = field(default_factory=dict, repr=False)
+
+    def images(self, split: str, sparse: bool = False) -> Tensor:
+        """The images of `split` ('train' or 'test'); with `sparse`, in CSR form (`sparse.CSR`:
+        only the non-zero pixels), built from them on first use and kept with the dataset. The
+        tensor is named `images`, so the graph shows `images [60000, 784] uint8, CSR`."""
+        dense = {"train": self.train_images, "test": self.test_images}[split]
+        if not sparse:
+            return dense
+        if split not in self._sparse:
+            self._sparse[split] = Tensor(CSR.from_dense(dense.data))
+            self._sparse[split].name = "images"
+        return self._sparse[split]
 
 
 def _candidates(directory: str, name: str) -> Sequence[str]:

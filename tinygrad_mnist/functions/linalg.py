@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Context, Function
+from ..sparse import is_csr
 from .either import plus, swap_last
 
 
@@ -60,7 +61,10 @@ class Linear(Function):
     def forward(ctx: Context, x, w, b=None, scale=1.0):
         ctx.save_for_backward(x, w)
         ctx.scale = scale
-        y = kernels.impl.matmul(x, w.T, scale)
+        if is_csr(x):  # images in CSR form (sparse.py): only the non-zeros are multiplied
+            y = kernels.impl.csr_matmul(x.indptr, x.indices, x.values, w.T, scale)
+        else:
+            y = kernels.impl.matmul(x, w.T, scale)
         if b is not None:
             y += b
         return y
@@ -70,7 +74,10 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         needs, s = ctx.needs_input_grad, ctx.scale
         dx = Linear.call(grad, w.T, scale=s) if needs[0] else None   # s · G @ W
-        dw = Linear.call(grad.T, x.T, scale=s) if needs[1] else None  # s · Gᵀ @ x
+        if needs[1] and is_csr(x):  # a CSR input is a constant (a saved CSR comes back as itself)
+            dw = CSRWeightGrad.call(grad, x=x, scale=s)
+        else:
+            dw = Linear.call(grad.T, x.T, scale=s) if needs[1] else None  # s · Gᵀ @ x
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (grad.sum(axis=0) if needs[2] else None)
@@ -81,3 +88,24 @@ class Linear(Function):
         s = ctx.scale
         return plus(None if tx is None else Linear.call(tx, w, scale=s),
                     None if tw is None else Linear.call(x, tw, scale=s), tb)
+
+
+class CSRWeightGrad(Function):
+    """A Linear's d/dW for an input X in CSR form: s · Gᵀ @ X, linear in G, so its VJP for a
+    cotangent K [out, in] is d/dG = s · X @ Kᵀ (a Linear on X again); X takes no gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, grad, x, scale):
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+        return kernels.impl.csr_grad(grad, x.indptr, x.indices, x.values, x.shape[1], scale)
+
+    @staticmethod
+    def backward(ctx: Context, k):
+        (x,) = ctx.saved_tensors
+        return Linear.call(x, k, scale=ctx.scale)
+
+    @staticmethod
+    def jvp(ctx: Context, t):
+        (x,) = ctx.saved_tensors
+        return CSRWeightGrad.call(t, x=x, scale=ctx.scale)

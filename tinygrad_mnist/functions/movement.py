@@ -167,8 +167,8 @@ class Index(Function):
     def forward(ctx: Context, x, idx):
         _split(ctx, idx)
         ctx.shape = x.shape
-        out = x[idx]
-        if not out.flags.c_contiguous and not np.may_share_memory(out, x):
+        out = x[idx]  # a CSR's rows (sparse.py) come back as a CSR
+        if isinstance(out, np.ndarray) and not out.flags.c_contiguous and not np.may_share_memory(out, x):
             out = np.ascontiguousarray(out)  # a copy (array indices), in row-major order as PyTorch's
         return out
 

@@ -84,6 +84,22 @@ class KernelSet(Protocol):
     def max_pool2d_backward(self, grad: np.ndarray, index: np.ndarray, shape: tuple) -> np.ndarray:
         """Route each window's gradient to its maximum."""
 
+    # -- rows in CSR form (row starts [M+1] int64, each non-zero's column, the non-zeros)
+    def csr_from_dense(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The CSR form of a 2-D array, its non-zeros in row-major order."""
+
+    def csr_take_rows(self, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
+                      rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The CSR form of rows `rows` of a CSR array, in that order (a minibatch)."""
+
+    def csr_matmul(self, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, b: np.ndarray,
+                   scale: float = 1.0) -> np.ndarray:
+        """`scale · (X @ b)` for X [M, K] in CSR form and b [K, N] float, in b's dtype."""
+
+    def csr_grad(self, g: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, width: int,
+                 scale: float = 1.0) -> np.ndarray:
+        """`scale · (gᵀ @ X)` [N, width] for g [M, N] float and X [M, width] in CSR form."""
+
     # -- threads and compilation
     def set_num_threads(self, n: int) -> None:
         """Use `n` threads in all (the calling one included) for large kernels."""

@@ -39,10 +39,12 @@ class Module:
       attribute path (`ln1.weight`), as in PyTorch;
     - `state_dict()` and `load_state_dict(state, strict=True)`: the parameters by path, as in
       PyTorch (a PyTorch model's state dict loads as it is, its tensors read as arrays);
-    - `loss(x, targets)`: `cross_entropy(self(x), targets)`, log_softmax then nll.
+    - `loss(x, targets)`: `cross_entropy(self(x), targets)`, log_softmax then nll;
+    - `sparse_input`: whether the trainer hands it the images in CSR form (`sparse.CSR`).
     """
 
     training = True
+    sparse_input = False
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
