@@ -18,6 +18,7 @@ from .numpy_kernels import conv_out_size
 from .pool import for_rows, jit, sum_in_order
 
 NS_PER_COPY = 0.5     # estimated single-thread ns per element moved
+NS_PER_LAYOUT = 1.0   # and per element of the output's layout change (measured 0.9-1.2 on conv2's)
 NS_PER_FMA = 1 / 16   # and per multiply-add of the single-channel convolution (long vector loops)
 NS_PER_RUN = 5.0      # and per contiguous run of kw·C elements: with one channel (conv1) the runs
                       # are 5 long and cost more than their elements (measured 1.5 ms for 0.9 M)
@@ -175,7 +176,7 @@ def rows_to_nchw(rows: np.ndarray, bias: Optional[np.ndarray], shape: tuple) -> 
     rows = np.ascontiguousarray(rows)
     bias = np.zeros(O, rows.dtype) if bias is None else np.ascontiguousarray(bias, dtype=rows.dtype)
     out = np.empty((B, O, OH * OW), rows.dtype)
-    for_rows(_rows_to_nchw_images, B, rows.size * NS_PER_COPY, rows, bias, out)
+    for_rows(_rows_to_nchw_images, B, rows.size * NS_PER_LAYOUT, rows, bias, out)
     return out.reshape(shape)
 
 
@@ -200,7 +201,7 @@ def nchw_to_rows(grad: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     B, O = grad.shape[:2]
     g = np.ascontiguousarray(grad).reshape(B, O, -1)
     out = np.empty((g.shape[0] * g.shape[2], O), grad.dtype)
-    return out, sum_in_order(for_rows(_nchw_to_rows_images, B, g.size * NS_PER_COPY, g, out))
+    return out, sum_in_order(for_rows(_nchw_to_rows_images, B, g.size * NS_PER_LAYOUT, g, out))
 
 
 # ---- one input channel, stride 1, no padding (Candle's conv1: 1 -> 32 channels, 5x5)
