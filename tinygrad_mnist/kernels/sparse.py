@@ -58,23 +58,25 @@ def csr_from_dense(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @jit()
-def _take_rows(indptr, indices, values, rows, starts, out_indices, out_values, lo, hi):
-    for r in range(lo, hi):
+def _take_rows(indptr, indices, values, rows):
+    # One compiled call for a minibatch's rows (the starts, then the copies): as five numpy calls
+    # it took 60 µs of every batch-64 MLP step.
+    starts = np.zeros(len(rows) + 1, np.int64)
+    for r in range(len(rows)):
+        starts[r + 1] = starts[r] + indptr[rows[r] + 1] - indptr[rows[r]]
+    out_indices, out_values = np.empty(starts[-1], indices.dtype), np.empty(starts[-1], values.dtype)
+    for r in range(len(rows)):
         src, dst = indptr[rows[r]], starts[r]
-        for k in range(indptr[rows[r] + 1] - src):
+        for k in range(starts[r + 1] - dst):
             out_indices[dst + k], out_values[dst + k] = indices[src + k], values[src + k]
+    return starts, out_indices, out_values
 
 
 def csr_take_rows(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
                   rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The CSR form of rows `rows` (integers in 0..M-1), in that order: a minibatch."""
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    starts = np.zeros(len(rows) + 1, np.int64)
-    np.cumsum(indptr[rows + 1] - indptr[rows], out=starts[1:])
-    out_indices, out_values = np.empty(starts[-1], indices.dtype), np.empty(starts[-1], values.dtype)
-    for_rows(_take_rows, len(rows), starts[-1] * NS_PER_ELEMENT, indptr, indices, values, rows, starts,
-             out_indices, out_values)
-    return starts, out_indices, out_values
+    """The CSR form of rows `rows` (integers in 0..M-1), in that order: a minibatch (one thread:
+    it copies a few hundred kilobytes at most)."""
+    return _take_rows(indptr, indices, values, np.ascontiguousarray(rows, dtype=np.int64))
 
 
 @jit()
