@@ -35,7 +35,7 @@ ENV = "TINYGRAD_MNIST_MUTANT"
 TESTS = ["tests/test_torch_parity.py", "tests/test_higher_order.py", "tests/test_ops.py", "tests/test_autograd.py",
          "tests/test_kernels.py", "tests/test_kernels_conv.py", "tests/test_functional.py", "tests/test_semantics.py",
          "tests/test_tensor.py", "tests/test_nn.py", "tests/test_train.py", "tests/test_pytorch_habits.py",
-         "tests/test_pytorch_modules.py"]
+         "tests/test_pytorch_modules.py", "tests/test_sparse.py"]
 
 # Hand-written edits: (where, the line as it is, the line with the bug).
 EDITS = {
@@ -71,6 +71,11 @@ EDITS = {
     "avg_pool2d.edit": ("tensor_nn._pool_divisor", "sides.append(end - start if count_include_pad",
                         "sides.append(end - np.maximum(start, 0) if count_include_pad"),
     "row_weights.edit": ("functions.losses.row_weights", "weight[t].astype(np.float64)", "np.ones(len(t))"),
+    "CSRWeightGrad.edit": ("functions.linalg.CSRWeightGrad.backward", "Linear.call(x, k, scale=ctx.scale)",
+                           "Linear.call(x, k, scale=1.0)"),
+    "Linear.csr.edit": ("functions.linalg.Linear.forward", "csr_matmul(x.indptr, x.indices, x.values, w.T, scale)",
+                        "csr_matmul(x.indptr, x.indices, x.values, w.T, 1.0)"),
+    "owned.edit": ("autograd._owned", "and not any(v is g for v in pending.values()) and", "and"),
 }
 NOT_KERNELS = {"set_num_threads", "get_num_threads", "is_compiled"}
 TWO_INPUTS = ("Add", "Sub", "Mul", "Div", "PowT", "MatMul", "Linear", "Conv2d", "Maximum", "Minimum")  # both take a gradient

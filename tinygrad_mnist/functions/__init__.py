@@ -4,7 +4,7 @@
     activations.py  Sigmoid Tanh Clamp ReLU (and ReLUBackward)
     reductions.py   Sum Mean Prod Max Min (and ProdOthers)
     movement.py     Reshape Clone Transpose Expand Cat Stack Index Gather (and IndexBackward, ScatterAdd)
-    linalg.py       MatMul Linear
+    linalg.py       MatMul Linear (and CSRWeightGrad, Linear's d/dW on CSR images)
     nn.py           LogSoftmax MaxPool2d MaxUnpool2d (and LogSoftmaxBackward, MaxPoolBackward)
     conv.py         Conv2d (and ConvInputGrad, ConvWeightGrad)
     losses.py       NLL (and NLLBackward, the target checks, each row's weight)
@@ -20,7 +20,7 @@ which is numba or numpy. All ops are importable from here (`functions.Add`).
 from .activations import Clamp, ReLU, ReLUBackward, Sigmoid, Tanh
 from .conv import Conv2d, ConvInputGrad, ConvWeightGrad
 from .elementwise import Abs, Add, Cast, Div, Exp, Log, Masked, Maximum, Minimum, Mul, Neg, Pow, PowT, Sqrt, Sub
-from .linalg import Linear, MatMul
+from .linalg import CSRWeightGrad, Linear, MatMul
 from .losses import NLL, REDUCTIONS, NLLBackward, check_targets, row_weights
 from .movement import Cat, Clone, Expand, Gather, Index, IndexBackward, Reshape, ScatterAdd, Stack, Transpose
 from .nn import LogSoftmax, LogSoftmaxBackward, MaxPool2d, MaxPoolBackward, MaxUnpool2d
@@ -30,4 +30,5 @@ __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowT", "Exp", "Log", "Sqrt
            "ReLU", "Cast", "Sum", "Mean", "Max", "Min", "Reshape", "Transpose", "Expand", "Cat", "Stack", "Index",
            "Gather", "MatMul", "Linear", "LogSoftmax", "Conv2d", "MaxPool2d", "NLL", "REDUCTIONS", "check_targets",
            "Masked", "ReLUBackward", "IndexBackward", "ScatterAdd", "LogSoftmaxBackward", "MaxPoolBackward",
-           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "row_weights", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone", "MaxUnpool2d"]
+           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "row_weights", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone", "MaxUnpool2d",
+           "CSRWeightGrad"]
