@@ -83,11 +83,17 @@ def test_a_stale_entry_and_an_abandoned_partial_write_are_removed(cache):
     abandoned = cache / "train-labels-idx1-ubyte-0000000000000000.idx.123.partial"
     abandoned.write_bytes(b"half")
     os.utime(abandoned, (0, 0))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    killed = cache / f"train-labels-idx1-ubyte-0000000000000000.idx.{dead}.partial"  # its writer is gone
+    killed.write_bytes(b"half, just now")
+    writing = cache / f"train-labels-idx1-ubyte-0000000000000000.idx.{os.getppid()}.partial"
+    writing.write_bytes(b"a live writer's")  # a running process, just now: left alone
     other = cache / "t10k-labels-idx1-ubyte-0000000000000000.idx"
     other.write_bytes(b"another file's entry")
     decoded.load(*TRAIN, decode=mnist.read_idx)
     key = decoded.source_key(TRAIN[0])
-    assert entries(cache) == sorted([other.name, f"train-labels-idx1-ubyte-{key}.idx"])
+    assert entries(cache) == sorted([other.name, writing.name, f"train-labels-idx1-ubyte-{key}.idx"])
 
 
 @pytest.mark.parametrize("blocked", ["home is a file", "disk full"])

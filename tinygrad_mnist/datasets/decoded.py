@@ -188,8 +188,21 @@ def _prune(directory: str, keep: str) -> None:
             continue
         path = os.path.join(directory, other)
         try:
-            if other.endswith(".partial") and time.time() - os.stat(path).st_mtime < STALE_PARTIAL:
-                continue  # another process may be writing it now
+            if other.endswith(".partial") and _writer_alive(other) and \
+                    time.time() - os.stat(path).st_mtime < STALE_PARTIAL:
+                continue  # another process is writing it now
             os.unlink(path)
         except OSError:
             pass
+
+
+def _writer_alive(partial: str) -> bool:
+    """Whether the process that named the partial entry `<entry>.<pid>.partial` still runs (one
+    killed mid-write left it behind)."""
+    try:
+        os.kill(int(partial.rsplit(".", 2)[-2]), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, OSError):  # not our name, or a process we may not signal: keep to the age rule
+        return True
+    return True
