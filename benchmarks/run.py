@@ -4,7 +4,7 @@
     python benchmarks/run.py --quick            # a smoke test (one repeat each): not a measurement
     python benchmarks/run.py --json out.json    # also save the results
     python benchmarks/run.py --threads 1,2,4    # the training workloads at each thread count
-    python benchmarks/profile.py                # the CNN step kernel by kernel, on 1 and 2 threads
+    python benchmarks/step_profile.py           # the CNN step kernel by kernel, on 1 and 2 threads
 
 Every comparison is taken in the same run, implementations alternating over
 several rounds, each figure the median of its timed runs after a warm-up.

@@ -71,6 +71,6 @@ assert (kernels.get_threads(), blas.threads()) == before, before
 
 @pytest.mark.slow
 def test_the_step_profile_prints_every_kernel_and_the_whole_step():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile.py"), "--steps", "2"],
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "step_profile.py"), "--steps", "2"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
     assert "| `matmul` | (4096, 800) · (800, 64) | 1 |" in out and "| **step** |" in out and "im2col" in out

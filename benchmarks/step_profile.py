@@ -1,7 +1,7 @@
 """A training step kernel by kernel: each kernel call of the step timed in place, on 1 and on 2 threads.
 
-    python benchmarks/profile.py                 # the CNN step, batch 64 (docs/kernels.md's table)
-    python benchmarks/profile.py --steps 20      # fewer steps (a smoke test)
+    python benchmarks/step_profile.py             # the CNN step, batch 64 (docs/kernels.md's table)
+    python benchmarks/step_profile.py --steps 20  # fewer steps (a smoke test)
 
 The kernel set is wrapped by a timer for the timed steps only (the step's own time is taken
 unwrapped first), after a second of warm-up steps on each thread count; "Python" is the step's
@@ -96,7 +96,7 @@ def table(one: Tuple[float, dict], two: Tuple[float, dict], least: float = 0.05)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/profile.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="benchmarks/step_profile.py", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60, help="timed steps per thread count (default: 60)")
     args = parser.parse_args(argv)
     print("# the CNN training step, batch 64, kernel by kernel\n")
