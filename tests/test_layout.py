@@ -3,6 +3,7 @@ and function fits on a screen, every op keeps its arrays through save_for_backwa
 (the model names, the version) live in one place."""
 import ast
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,10 @@ def test_the_save_check_can_fail():
     ctx = Leaky()
     ctx.back = lambda y: y
     assert _keeps_an_array(ctx.back) and _keeps_an_array([np.zeros(1)])
+
+
+def test_no_script_shadows_a_standard_module():
+    """benchmarks/run.py puts benchmarks/ first on sys.path: a script named like a standard module
+    (profile.py, timeit.py) would be imported in its place by whatever imports that module."""
+    names = {p.stem for p in (ROOT / "benchmarks").glob("*.py")} | {p.stem for p in (ROOT / "tests").glob("*.py")}
+    assert not names & set(sys.stdlib_module_names), names & set(sys.stdlib_module_names)
