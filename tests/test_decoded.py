@@ -96,25 +96,29 @@ def test_a_stale_entry_and_an_abandoned_partial_write_are_removed(cache):
     assert entries(cache) == sorted([other.name, writing.name, f"train-labels-idx1-ubyte-{key}.idx"])
 
 
-@pytest.mark.parametrize("blocked", ["home is a file", "disk full"])
+@pytest.mark.parametrize("blocked", ["home is a file", "disk full", "read-only"])
 def test_a_cache_that_cannot_be_written_costs_only_the_decoding(cache, tmp_path, monkeypatch, blocked):
+    """(Permissions cannot make a directory read-only for root, who runs CI: a read-only file
+    system's error is raised where the entry would be created instead.)"""
     if blocked == "home is a file":
         (tmp_path / "home").write_text("not a directory")
     else:
         real_open = open
+        code, text = (errno.ENOSPC, "No space left on device") if blocked == "disk full" else \
+            (errno.EROFS, "Read-only file system")
 
-        def full(path, mode="r", *args, **kwargs):
-            f = real_open(path, mode, *args, **kwargs)
+        def refuse(path, mode="r", *args, **kwargs):
             if "w" in mode and str(path).endswith(".partial"):
-                f.close()
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return f
-        monkeypatch.setattr("builtins.open", full)
+                if blocked == "disk full":  # created, then the write fails
+                    real_open(path, mode, *args, **kwargs).close()
+                raise OSError(code, text)
+            return real_open(path, mode, *args, **kwargs)
+        monkeypatch.setattr("builtins.open", refuse)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         data = mnist.load()
     assert data.train_images.shape == (60000, 784) and int(data.train_labels.numpy()[0]) == 5
-    if blocked == "disk full":
+    if blocked != "home is a file":
         assert entries(cache) == []  # nothing half-written left behind
 
 
