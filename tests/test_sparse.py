@@ -68,6 +68,9 @@ def test_csr_indexing_and_its_errors():
             c[key]
     with pytest.raises(ValueError, match="2-D"):
         CSR.from_dense(np.zeros(3))
+    with pytest.raises(AttributeError, match=r"no \.reshape\(\): only Linear and row indexing"):
+        Tensor(c).reshape(10 * 784)
+    assert (Tensor(c) + 1).numpy().tolist() == (x + 1).tolist()  # other ops get the dense array
 
 
 def mlp(seed=0):

@@ -71,6 +71,13 @@ class CSR:
         dense = self.toarray()
         return dense if dtype is None else dense.astype(dtype)
 
+    def __getattr__(self, name: str):
+        """An array method the CSR form does not have (`reshape`, `astype`, ...): one clear line."""
+        if name.startswith("__"):
+            raise AttributeError(name)  # numpy's protocol probes (__array_interface__, ...)
+        raise AttributeError(f"images in CSR form have no .{name}(): only Linear and row indexing read them; "
+                             "np.asarray(x.data) writes them out dense")
+
     def __repr__(self) -> str:
         share = 100.0 * self.nnz / self.size if self.size else 0.0
         return f"CSR({list(self.shape)}, {self.dtype}, {share:.1f} % non-zero)"

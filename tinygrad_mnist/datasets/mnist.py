@@ -52,7 +52,9 @@ class Dataset:
         """The images of `split` ('train' or 'test'); with `sparse`, in CSR form (`sparse.CSR`:
         only the non-zero pixels), built from them on first use and kept with the dataset. The
         tensor is named `images`, so the graph shows `images [60000, 784] uint8, CSR`."""
-        dense = {"train": self.train_images, "test": self.test_images}[split]
+        if split not in ("train", "test"):
+            raise ValueError(f"images: split is 'train' or 'test', got {split!r}")
+        dense = self.train_images if split == "train" else self.test_images
         if not sparse:
             return dense
         if split not in self._sparse:
