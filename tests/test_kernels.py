@@ -251,8 +251,9 @@ def test_kernels_work_in_a_forked_child(rng, monkeypatch):
 def test_kernels_without_jit():
     """The same tests with NUMBA_DISABLE_JIT=1: the kernels run as plain Python."""
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    conv = os.path.join(os.path.dirname(__file__), "test_kernels_conv.py")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, conv],
+    here = os.path.dirname(__file__)
+    conv, sparse = os.path.join(here, "test_kernels_conv.py"), os.path.join(here, "test_sparse.py")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, conv, sparse],
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and " failed" not in proc.stdout

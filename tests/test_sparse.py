@@ -1,6 +1,7 @@
 """Images in CSR form (sparse.py, kernels/sparse.py): the same numbers as the dense path, to float32
 rounding, on both kernel sets, first order, second order and forward mode; the minibatch's rows;
-the graph's label."""
+the graph's label. Also run with NUMBA_DISABLE_JIT=1 (tests/test_kernels.py), on smaller batches."""
+import numba
 import numpy as np
 import pytest
 
@@ -15,6 +16,7 @@ from tinygrad_mnist.sparse import CSR
 from tinygrad_mnist.viz import to_dot
 
 SETS = ["numba", "numpy"]
+NOJIT = numba.config.DISABLE_JIT  # the kernels run as plain Python: smaller batches
 
 
 def pixels(rows=37, width=784, seed=0):
@@ -46,9 +48,9 @@ def test_csr_round_trip_and_rows(k, shape):
 @pytest.mark.parametrize("k", [nb, ref], ids=SETS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_csr_products_equal_the_dense_ones(k, dtype):
-    x = pixels(300)
+    x = pixels(40 if NOJIT else 300)
     rng = np.random.default_rng(1)
-    w, g = rng.standard_normal((100, 784)).astype(dtype), rng.standard_normal((300, 100)).astype(dtype)
+    w, g = rng.standard_normal((100, 784)).astype(dtype), rng.standard_normal((len(x), 100)).astype(dtype)
     parts = k.csr_from_dense(x)
     tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(k.csr_matmul(*parts, w.T, 1 / 255), ref.matmul(x, w.T, 1 / 255), **tol)
@@ -82,7 +84,8 @@ def mlp(seed=0):
 @pytest.mark.parametrize("backend", SETS)
 def test_the_mlp_on_csr_images_equals_the_dense_path(backend):
     """Loss, logits and every gradient of the MLP: CSR images against the same images dense."""
-    x, y = pixels(64), np.random.default_rng(2).integers(0, 10, 64)
+    n = 8 if NOJIT else 64
+    x, y = pixels(n), np.random.default_rng(2).integers(0, 10, n)
     with kernels.use(backend):
         results = []
         for images in (Tensor(x), Tensor(CSR.from_dense(x))):
@@ -99,7 +102,8 @@ def test_second_order_and_forward_mode_through_csr_images(backend):
     """An HVP (forward over reverse), a VHP (reverse over reverse through the CSR weight
     gradient's own backward) and a JVP of the logits,
     with respect to the first layer's weights: the same as on dense images."""
-    x, y = pixels(16), np.random.default_rng(3).integers(0, 10, 16)
+    n = 6 if NOJIT else 16
+    x, y = pixels(n), np.random.default_rng(3).integers(0, 10, n)
     model, varmap = mlp()
     model.eval()
     w = model.ln1.weight
