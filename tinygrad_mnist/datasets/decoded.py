@@ -36,6 +36,16 @@ EMBEDDED = tuple((os.path.join(EMBEDDED_DIR, name + ".gz"), ndim) for name, ndim
     ("t10k-images-idx3-ubyte", 3), ("t10k-labels-idx1-ubyte", 1)))  # the four files of the copy, and their ranks
 
 
+def idx_dims(head: bytes, ndim: int) -> Tuple[int, Tuple[int, ...], int]:
+    """An idx header's magic number, its `ndim` dimensions and their product (the body's bytes, a
+    Python integer: no overflow, whatever the header says). `head` holds 4 + 4·ndim bytes."""
+    dims = tuple(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    size = 1
+    for n in dims:
+        size *= n
+    return int.from_bytes(head[:4], "big"), dims, size
+
+
 def cache_dir() -> str:
     return os.path.join(cache_root(), "mnist")
 
@@ -71,11 +81,7 @@ def _open_entry(path: str, ndim: int) -> Optional[Entry]:
     finally:
         os.close(fd)
     head = 4 + 4 * ndim
-    magic = int.from_bytes(mapped[:4], "big")
-    dims = tuple(int.from_bytes(mapped[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    size = 1
-    for n in dims:
-        size *= n
+    magic, dims, size = idx_dims(mapped[:head], ndim)
     body_end = head + size
     ok = magic == 0x0800 | ndim and len(mapped) == body_end + TRAILER \
         and mapped[body_end:body_end + len(MAGIC)] == MAGIC \

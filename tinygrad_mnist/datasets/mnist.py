@@ -159,10 +159,7 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
                                f"(an idx{ndim}-ubyte file)")
         if len(head) < header:
             raise DatasetError(f"{path}: truncated: the header needs {header} bytes, the file has {len(head)}")
-        dims = tuple(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-        size = 1
-        for n in dims:  # Python integers: no overflow, whatever the header says
-            size *= n
+        _, dims, size = decoded.idx_dims(head, ndim)
         if size > MAX_BYTES:
             raise DatasetError(f"{path}: dimensions {list(dims)} declare {size} bytes, more than the "
                                f"{MAX_BYTES} this reader accepts")
