@@ -13,6 +13,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import kernels
+from .kernels import numpy_kernels
 
 
 class CSR:
@@ -62,10 +63,7 @@ class CSR:
                          "write the array out first (np.asarray)")
 
     def toarray(self) -> np.ndarray:
-        out = np.zeros(self.shape, self.dtype)
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
-        out[rows, self.indices.astype(np.int64)] = self.values
-        return out
+        return numpy_kernels.csr_to_dense(self.indptr, self.indices, self.values, self.shape[1], self.dtype)
 
     def __array__(self, dtype: Optional[Any] = None, copy: Optional[bool] = None) -> np.ndarray:
         dense = self.toarray()

@@ -196,12 +196,17 @@ def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarr
     param -= t(lr / (1.0 - beta1 ** step)) * m / (np.sqrt(v_hat) + t(eps))
 
 
+def column_dtype(width: int) -> np.dtype:
+    """A CSR array's column indices' type: uint16 where the width allows (MNIST's 784), else int64."""
+    return np.dtype(np.uint16) if width <= 1 << 16 else np.dtype(np.int64)
+
+
 def csr_from_dense(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The CSR form of a 2-D array: row starts, each non-zero's column, the non-zeros (row-major)."""
     rows, cols = np.nonzero(x)
     indptr = np.zeros(x.shape[0] + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=x.shape[0]), out=indptr[1:])
-    return indptr, cols.astype(np.uint16 if x.shape[1] <= 1 << 16 else np.int64), x[rows, cols]
+    return indptr, cols.astype(column_dtype(x.shape[1])), x[rows, cols]
 
 
 def csr_take_rows(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
@@ -215,7 +220,8 @@ def csr_take_rows(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
     return starts, indices[at], values[at]
 
 
-def _dense(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, width: int, dtype) -> np.ndarray:
+def csr_to_dense(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, width: int, dtype) -> np.ndarray:
+    """A CSR array written out [M, width] (the twins' products read it so; `sparse.CSR` too)."""
     out = np.zeros((len(indptr) - 1, width), dtype)
     out[np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)), indices.astype(np.int64)] = values
     return out
@@ -224,13 +230,13 @@ def _dense(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, width: i
 def csr_matmul(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, b: np.ndarray,
                scale: float = 1.0) -> np.ndarray:
     """`scale · (X @ b)` for X in CSR form: the dense product of X written out."""
-    return matmul(_dense(indptr, indices, values, b.shape[0], values.dtype), b, scale)
+    return matmul(csr_to_dense(indptr, indices, values, b.shape[0], values.dtype), b, scale)
 
 
 def csr_grad(g: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, width: int,
              scale: float = 1.0) -> np.ndarray:
     """`scale · (gᵀ @ X)` for X in CSR form: the dense product of X written out."""
-    return matmul(g.T, _dense(indptr, indices, values, width, values.dtype), scale)
+    return matmul(g.T, csr_to_dense(indptr, indices, values, width, values.dtype), scale)
 
 
 def set_num_threads(n: int) -> None:

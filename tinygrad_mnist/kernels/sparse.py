@@ -14,6 +14,7 @@ from typing import Tuple
 
 import numpy as np
 
+from .numpy_kernels import column_dtype
 from .pool import for_rows, jit, sum_in_order
 
 NS_PER_NONZERO_COLUMN = 0.08  # estimated single-thread ns per (non-zero, output column) multiply-add
@@ -37,11 +38,6 @@ def _fill_rows(x, indptr, indices, values, lo, hi):
             if row[j] != 0:
                 indices[at], values[at] = j, row[j]
                 at += 1
-
-
-def column_dtype(width: int) -> np.dtype:
-    """The column indices' type: uint16 where the width allows (MNIST's 784), else int64."""
-    return np.dtype(np.uint16) if width <= 1 << 16 else np.dtype(np.int64)
 
 
 def csr_from_dense(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
