@@ -156,8 +156,8 @@ class Function:
         for a in args:
             if hasattr(a, "_ctx"):  # a tensor: the op is recorded, other inputs become constants (a CSR too)
                 make = made_like(a)
-                return cls.apply(*[make(np.asarray(x)) if isinstance(x, _PLAIN) else x if x is None or hasattr(
-                    x, "_ctx") else make(x) for x in args], **kwargs)
+                return cls.apply(*[x if x is None or hasattr(x, "_ctx") else make(np.asarray(x) if isinstance(
+                    x, _PLAIN) else x) for x in args], **kwargs)
         return cls.forward(_Scratch(), *args, **kwargs)
 
 

@@ -74,10 +74,9 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         needs, s = ctx.needs_input_grad, ctx.scale
         dx = Linear.call(grad, w.T, scale=s) if needs[0] else None   # s · G @ W
-        if needs[1] and is_csr(x):  # a CSR input is a constant (a saved CSR comes back as itself)
-            dw = CSRWeightGrad.call(grad, x=x, scale=s)
-        else:
-            dw = Linear.call(grad.T, x.T, scale=s) if needs[1] else None  # s · Gᵀ @ x
+        dw = None
+        if needs[1]:  # s · Gᵀ @ x; a CSR input is a constant (a saved CSR comes back as itself)
+            dw = CSRWeightGrad.call(grad, x=x, scale=s) if is_csr(x) else Linear.call(grad.T, x.T, scale=s)
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (grad.sum(axis=0) if needs[2] else None)
