@@ -165,10 +165,12 @@ def evaluate_parser():
     return parser
 
 
-def start() -> None:
+def start(data: bool = False) -> None:
     """The command line's first steps, before the engine is imported: a Ctrl-C while it loads
     ends the program quietly (status 130; training installs its own handler later), a bad
-    TINYGRAD_MNIST_KERNELS is one line (status 2), and the process settings of `tune_process`."""
+    TINYGRAD_MNIST_KERNELS is one line (status 2), and the process settings of `tune_process`.
+    With `data` (the trainer, which always reads MNIST), the decoded MNIST is looked up on a
+    thread of its own while numpy and numba load (`datasets/decoded.py`)."""
     import signal
 
     def interrupted(signum, frame):
@@ -180,6 +182,9 @@ def start() -> None:
         sys.stderr.write(f"TINYGRAD_MNIST_KERNELS={kernels!r}: expected numba or numpy\n")
         os._exit(2)
     tune_process()
+    if data:
+        from .datasets import decoded  # standard library only, as this module
+        decoded.prefetch()
 
 
 def predict_parser():

@@ -5,9 +5,7 @@ from . import cli
 
 def train_entry() -> None:
     """The `tinygrad-mnist-train` command."""
-    cli.start()
-    from .datasets import decoded
-    decoded.prefetch()  # as `python -m tinygrad_mnist.train` does: while numpy and numba load
+    cli.start(data=True)
     from . import train
     train.entry()
 

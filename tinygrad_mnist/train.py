@@ -16,9 +16,7 @@ from __future__ import annotations
 
 if __name__ == "__main__":  # `python -m tinygrad_mnist.train`: settle the process before numpy loads
     from tinygrad_mnist.cli import start
-    start()
-    from tinygrad_mnist.datasets import decoded
-    decoded.prefetch()  # check the decoded MNIST on another thread while numpy and numba load
+    start(data=True)  # and the decoded MNIST checked on another thread while numpy and numba load
 
 import os
 import sys
