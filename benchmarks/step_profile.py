@@ -21,13 +21,13 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workloads import engine_epoch  # noqa: E402
+from workloads import cnn_step  # noqa: E402
 
 from tinygrad_mnist import kernels  # noqa: E402
 from tinygrad_mnist.datasets import mnist  # noqa: E402
+from tinygrad_mnist.kernels.interface import ARITHMETIC  # noqa: E402
 
 Key = Tuple[str, str]
-SKIP = ("set_num_threads", "get_num_threads", "is_compiled")
 
 
 def operands(args) -> str:
@@ -38,11 +38,8 @@ def operands(args) -> str:
 def timed_kernels(stats: Dict[Key, List[float]]):
     """Wrap every kernel of the current set with a timer; returns a function that unwraps them."""
     impl, saved = kernels.impl, {}
-    for name in dir(impl):
-        fn = getattr(impl, name)
-        if name.startswith("_") or name in SKIP or not callable(fn):
-            continue
-        saved[name] = fn
+    for name in ARITHMETIC:
+        fn = saved[name] = getattr(impl, name)
 
         def wrapper(*args, _fn=fn, _name=name, **kw):
             start = time.perf_counter()
@@ -56,10 +53,7 @@ def timed_kernels(stats: Dict[Key, List[float]]):
 def profile(threads: int, steps: int) -> Tuple[float, Dict[Key, Tuple[int, float]]]:
     """The step's milliseconds, and each kernel's calls per step and milliseconds per step."""
     kernels.set_threads(threads)
-    data = mnist.load()
-    batch = mnist.Dataset(data.train_images.narrow(0, 0, 64), data.train_labels.narrow(0, 0, 64),
-                          data.test_images, data.test_labels)
-    step = engine_epoch("cnn", batch, 64, evaluate=False)
+    step = cnn_step(mnist.load())
     warm = time.perf_counter() + 1.0
     while time.perf_counter() < warm:
         step()

@@ -110,6 +110,13 @@ def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str =
     return epoch
 
 
+def cnn_step(data: mnist.Dataset) -> Callable[[], float]:
+    """One CNN training step on the first 64 training images, through the trainer's code."""
+    batch = mnist.Dataset(data.train_images.narrow(0, 0, 64), data.train_labels.narrow(0, 0, 64),
+                          data.test_images, data.test_labels)
+    return engine_epoch("cnn", batch, 64, evaluate=False)
+
+
 def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
     """2-4. Training epochs and steps: the engine against numpy and PyTorch."""
     x, y, xt, yt = floats
@@ -131,9 +138,7 @@ def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
         impls["torch"] = baselines.torch_epoch("mlp", x, y, xt, yt, cli.DEFAULT_LEARNING_RATE["mlp"], batch_size=64)
     yield "MLP epoch, batch 64 (938 steps), + test accuracy", impls
 
-    batch = mnist.Dataset(data.train_images.narrow(0, 0, 64), data.train_labels.narrow(0, 0, 64),
-                          data.test_images, data.test_labels)
-    impls = {"engine": engine_epoch("cnn", batch, 64, evaluate=False)}
+    impls = {"engine": cnn_step(data)}
     if torch is not None:
         impls["torch"] = baselines.torch_epoch("cnn", x[:64], y[:64], xt, yt, 0.001, batch_size=64, steps=1,
                                                optimizer="adamw")

@@ -112,3 +112,4 @@ class KernelSet(Protocol):
 
 
 KERNELS = tuple(name for name in vars(KernelSet) if not name.startswith("_") and callable(vars(KernelSet)[name]))
+ARITHMETIC = tuple(name for name in KERNELS if name not in ("set_num_threads", "get_num_threads", "is_compiled"))
