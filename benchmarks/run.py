@@ -18,7 +18,7 @@ appear when torch is importable (`pip install -e '.[bench]'`).
 """
 from __future__ import annotations
 
-from tinygrad_mnist.cli import tune_process
+from tinygrad_mnist.app.cli import tune_process
 
 tune_process()  # the command line's process settings (docs/kernels.md), before numpy loads OpenBLAS
 

@@ -9,7 +9,7 @@ time outside any kernel: the graph, the dropout mask, the optimizer's loop.
 """
 from __future__ import annotations
 
-from tinygrad_mnist.cli import tune_process
+from tinygrad_mnist.app.cli import tune_process
 
 tune_process()  # the command line's process settings, before numpy loads OpenBLAS
 

@@ -24,10 +24,8 @@ def thread_limit(n: int):
     """Every pool at `n` threads inside the block: the engine's kernels and its BLAS
     (`kernels.set_threads`), PyTorch's intra-op pool, and any other BLAS or OpenMP pool
     threadpoolctl finds (PyTorch's OpenMP among them)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
+    from threadpoolctl import threadpool_limits  # a dependency of the engine (kernels/blas.py)
+
     from tinygrad_mnist.kernels import blas
     before, before_blas = kernels.get_threads(), blas.threads()
     before_torch = torch.get_num_threads() if torch is not None else None
@@ -35,7 +33,7 @@ def thread_limit(n: int):
     if torch is not None:
         torch.set_num_threads(n)
     try:
-        with (threadpool_limits(n) if threadpool_limits else contextlib.nullcontext()):
+        with threadpool_limits(n):
             yield
     finally:
         kernels.set_threads(before)

@@ -57,12 +57,9 @@ def machine() -> Dict[str, str]:
     info = {"cpu": cpu, "cores": str(usable_cores()), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
             "kernel threads": f"{numba_kernels.get_num_threads()} (tinygrad_mnist's pool)"}
-    try:
-        from threadpoolctl import threadpool_info
-        info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version', '')} {p.get('architecture', '')}, "
-                                 f"{p['num_threads']} threads" for p in threadpool_info())
-    except ImportError:
-        info["blas"] = "(install threadpoolctl to report)"
+    from threadpoolctl import threadpool_info  # a dependency of the engine (kernels/blas.py)
+    info["blas"] = ", ".join(f"{p['internal_api']} {p.get('version', '')} {p.get('architecture', '')}, "
+                             f"{p['num_threads']} threads" for p in threadpool_info())
     for var in ("OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
                 "NUMBA_NUM_THREADS", "PYTHONDONTWRITEBYTECODE"):
         if var in os.environ:

@@ -12,13 +12,14 @@ except ImportError:
     torch = None
 
 import baselines
-from tinygrad_mnist import cli, kernels
-from tinygrad_mnist.epoch import train_epoch
-from tinygrad_mnist.inference import EVAL_BATCH, accuracy
-from tinygrad_mnist.runner import StopRequest
+from tinygrad_mnist import kernels
+from tinygrad_mnist.app import cli
+from tinygrad_mnist.app.epoch import train_epoch
+from tinygrad_mnist.app.inference import EVAL_BATCH, accuracy
+from tinygrad_mnist.app.runner import StopRequest
 from tinygrad_mnist.datasets import mnist
 from tinygrad_mnist.kernels import numba_kernels, numpy_kernels
-from tinygrad_mnist.models import MODELS
+from tinygrad_mnist.app.models import MODELS
 from tinygrad_mnist.nn import SGD, AdamW, VarBuilder, VarMap, init
 
 

@@ -36,10 +36,11 @@ class Context:
     `save_for_backward` (so the graph view can show what a step keeps, and backward can free it),
     plain settings (an axis, a shape, an exponent) as attributes."""
 
-    def __init__(self, fn: type, parents: tuple, needs_input_grad: tuple):
+    def __init__(self, fn: type, parents: tuple, needs_input_grad: tuple, settings: Optional[dict] = None):
         self.fn = fn
         self.parents = parents
         self.needs_input_grad = needs_input_grad
+        self.settings = settings  # the op's keyword arguments, where it keeps them (`Function.keeps_settings`)
         self._saved: tuple = ()
         self._freed = False
 
@@ -106,7 +107,10 @@ def is_array(x: Any) -> bool:
 
 
 class Function:
-    """Base class of every op; see the module docstring."""
+    """Base class of every op; see the module docstring. `keeps_settings`: the context keeps the
+    keyword arguments the op was applied with (a linear op's jvp replays forward with them)."""
+
+    keeps_settings = False
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -135,7 +139,7 @@ class Function:
     def apply_saving(cls, *inputs, **kwargs):  # and what the op saved, recorded or not (max_pool2d's indices)
         enabled = _mode.enabled
         needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
-        ctx = Context(cls, inputs, needs)
+        ctx = Context(cls, inputs, needs, kwargs if cls.keeps_settings else None)
         data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         if not isinstance(data, np.ndarray) and np.ndim(data) == 0:  # a ufunc's scalar from a 0-d array
             raw, data = data, np.asarray(data)

@@ -14,20 +14,19 @@ the cache (`prefetch`) while numpy and numba load: hashing and the CRC release t
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
 import stat
 import threading
-import time
 import zlib
 from typing import Callable, Dict, Optional, Tuple
 
-from ..user_dirs import cache_root
+from .. import files
 
 MAGIC = b"TGMNIST-CACHE-1\n"  # 16 bytes, then the CRC-32 (4 bytes, big-endian)
 TRAILER = len(MAGIC) + 4
-STALE_PARTIAL = 600  # seconds after which another process's unfinished entry is taken for abandoned
 
 Entry = Tuple[mmap.mmap, Tuple[int, ...], int]  # the mapping, the dimensions, where the body starts
 EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -47,7 +46,7 @@ def idx_dims(head: bytes, ndim: int) -> Tuple[int, Tuple[int, ...], int]:
 
 
 def cache_dir() -> str:
-    return os.path.join(cache_root(), "mnist")
+    return os.path.join(files.cache_root(), "mnist")
 
 
 def source_key(path: str) -> str:
@@ -161,26 +160,18 @@ def load(path: str, ndim: int, decode: Callable[[str, int], "object"]):
 
 
 def _store(name: str, array) -> None:
-    """Write `array` as the entry `name` (a temporary file renamed into place), and remove the
-    file's other entries (stale keys, abandoned partial writes). Any OSError: no entry."""
-    directory = os.path.dirname(name)
-    partial = f"{name}.{os.getpid()}.partial"
+    """Write `array` as the entry `name` with the package's atomic writer (no fsync: every read
+    checks the CRC, and a lost entry is decoded again), then remove the file's other entries
+    (stale keys) and what killed writers of them left. Any OSError: no entry."""
     header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in array.shape)
     body = memoryview(array.reshape(-1))
+    trailer = MAGIC + zlib.crc32(body, zlib.crc32(header)).to_bytes(4, "big")
     try:
-        os.makedirs(directory, exist_ok=True)
-        with open(partial, "wb") as f:
-            f.write(header)
-            f.write(body)
-            f.write(MAGIC + zlib.crc32(body, zlib.crc32(header)).to_bytes(4, "big"))
-        os.replace(partial, name)
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+        files.atomic_write(name, header, body, trailer, durable=False, what="cache entry", own=True)
     except OSError:
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
         return
-    _prune(directory, os.path.basename(name))
+    _prune(os.path.dirname(name), os.path.basename(name))
 
 
 def _prune(directory: str, keep: str) -> None:
@@ -190,25 +181,8 @@ def _prune(directory: str, keep: str) -> None:
     except OSError:
         return
     for other in names:
-        if not other.startswith(stem) or other == keep:
-            continue
         path = os.path.join(directory, other)
-        try:
-            if other.endswith(".partial") and _writer_alive(other) and \
-                    time.time() - os.stat(path).st_mtime < STALE_PARTIAL:
-                continue  # another process is writing it now
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-def _writer_alive(partial: str) -> bool:
-    """Whether the process that named the partial entry `<entry>.<pid>.partial` still runs (one
-    killed mid-write left it behind)."""
-    try:
-        os.kill(int(partial.rsplit(".", 2)[-2]), 0)
-    except ProcessLookupError:
-        return False
-    except (ValueError, OSError):  # not our name, or a process we may not signal: keep to the age rule
-        return True
-    return True
+        if other.startswith(stem) and other != keep or \
+                other.startswith("." + stem) and other.endswith(".tmp") and files.abandoned(path):
+            with contextlib.suppress(OSError):
+                os.unlink(path)

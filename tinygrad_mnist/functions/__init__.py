@@ -1,34 +1,35 @@
 """Every op of the engine: one `Function` subclass each, forward beside backward and jvp, by family.
 
-    elementwise.py  Add Sub Mul Div Neg Pow PowT Exp Log Sqrt Abs Cast Maximum Minimum (and Masked)
-    activations.py  Sigmoid Tanh Clamp ReLU (and ReLUBackward)
-    reductions.py   Sum Mean Prod Max Min (and ProdOthers)
-    movement.py     Reshape Clone Transpose Expand Cat Stack Index Gather (and IndexBackward, ScatterAdd)
-    linalg.py       MatMul Linear (and CSRWeightGrad, Linear's d/dW on CSR images)
-    nn.py           LogSoftmax MaxPool2d MaxUnpool2d (and LogSoftmaxBackward, MaxPoolBackward)
-    conv.py         Conv2d (and ConvInputGrad, ConvWeightGrad)
-    losses.py       NLL (and NLLBackward, the target checks, each row's weight)
+    elementwise.py  arithmetic, powers, exp and log, abs, maximum and minimum, casts
+    activations.py  sigmoid, tanh, clamp, ReLU
+    reductions.py   sum, mean, prod, max and min
+    movement.py     reshape, transpose, broadcast, cat and stack, indexing and gather
+    linalg.py       matmul and the linear layer
+    nn.py           log-softmax, max-pooling and unpooling
+    conv.py         convolution
+    losses.py       the negative log-likelihood, its target checks and each row's weight
+    rules.py        the two kinds of op whose jvp follows from what they state: `Elementwise`
+                    (its derivative, once) and `LinearOp` (jvp is the op itself)
 
-Each docstring states the op's local derivative. `backward` returns one gradient per
-tensor input (None where no gradient is wanted); a gradient may have the broadcast
-shape of the output: `autograd.unbroadcast` reduces it. A backward is written for arrays
-and tensors alike (`either.py`), so a gradient can be differentiated again; where it needs
-a kernel, the gradient is an op of its own (the names in parentheses). Whatever backward
-needs goes through `ctx.save_for_backward`; heavy arithmetic goes through `kernels.impl`,
-which is numba or numpy. All ops are importable from here (`functions.Add`).
+Each docstring states the op's local derivative. `backward` returns one gradient per tensor
+input (None where no gradient is wanted); a gradient may have the broadcast shape of the
+output: `autograd.unbroadcast` reduces it. A backward is written for arrays and tensors alike
+(`either.py`), so a gradient can be differentiated again; where it needs a kernel, the gradient
+is an op of its own (`ReLUBackward`, `ConvInputGrad`). Whatever backward needs goes through
+`ctx.save_for_backward`; heavy arithmetic goes through `kernels.impl`, which is numba or numpy.
+
+The registry below is made from the classes: every `Function` a family module defines is
+importable from here (`functions.Add`) and listed in `OPS`; `METHODS` maps the name of each op
+that is also a one-input `Tensor` method (its `method`) to the op, for `tensor/elementwise.py`.
 """
-from .activations import Clamp, ReLU, ReLUBackward, Sigmoid, Tanh
-from .conv import Conv2d, ConvInputGrad, ConvWeightGrad
-from .elementwise import Abs, Add, Cast, Div, Exp, Log, Masked, Maximum, Minimum, Mul, Neg, Pow, PowT, Sqrt, Sub
-from .linalg import CSRWeightGrad, Linear, MatMul
-from .losses import NLL, REDUCTIONS, NLLBackward, check_targets, row_weights
-from .movement import Cat, Clone, Expand, Gather, Index, IndexBackward, Reshape, ScatterAdd, Stack, Transpose
-from .nn import LogSoftmax, LogSoftmaxBackward, MaxPool2d, MaxPoolBackward, MaxUnpool2d
-from .reductions import Max, Mean, Min, Prod, ProdOthers, Sum
+from ..autograd import Function
+from . import activations, conv, elementwise, linalg, losses, movement, nn, reductions
+from .losses import REDUCTIONS, check_targets, row_weights
 
-__all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowT", "Exp", "Log", "Sqrt", "Abs", "Sigmoid", "Tanh", "Clamp",
-           "ReLU", "Cast", "Sum", "Mean", "Max", "Min", "Reshape", "Transpose", "Expand", "Cat", "Stack", "Index",
-           "Gather", "MatMul", "Linear", "LogSoftmax", "Conv2d", "MaxPool2d", "NLL", "REDUCTIONS", "check_targets",
-           "Masked", "ReLUBackward", "IndexBackward", "ScatterAdd", "LogSoftmaxBackward", "MaxPoolBackward",
-           "ConvInputGrad", "ConvWeightGrad", "NLLBackward", "row_weights", "Maximum", "Minimum", "Prod", "ProdOthers", "Clone", "MaxUnpool2d",
-           "CSRWeightGrad"]
+FAMILIES = (elementwise, activations, reductions, movement, linalg, nn, conv, losses)
+OPS = {name: op for family in FAMILIES for name, op in vars(family).items()
+       if isinstance(op, type) and issubclass(op, Function) and op.__module__ == family.__name__}
+METHODS = {op.method: op for op in OPS.values() if getattr(op, "method", None)}
+globals().update(OPS)
+
+__all__ = [*OPS, "OPS", "METHODS", "REDUCTIONS", "check_targets", "row_weights"]

@@ -8,11 +8,14 @@ import numpy as np
 from .. import kernels
 from ..autograd import Context, Function
 from .either import value
+from .rules import Elementwise
 
 
-class Sigmoid(Function):
+class Sigmoid(Elementwise):
     """σ(x) = 1 / (1 + e^-x):  d/dx = σ(x) · (1 − σ(x)).
     Computed as e^x / (1 + e^x) for x < 0, so e^-x never overflows."""
+
+    method, on_reals = "sigmoid", True
 
     @staticmethod
     def forward(ctx: Context, x):
@@ -22,18 +25,15 @@ class Sigmoid(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def derivative(ctx: Context):
         (y,) = ctx.saved_tensors
-        return grad * y * (1 - y)
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        (y,) = ctx.saved_tensors
-        return t * y * (1 - y)
+        return y * (1 - y)
 
 
-class Tanh(Function):
+class Tanh(Elementwise):
     """tanh(x):  d/dx = 1 − tanh²(x)."""
+
+    method, on_reals = "tanh", True
 
     @staticmethod
     def forward(ctx: Context, x):
@@ -42,17 +42,12 @@ class Tanh(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def derivative(ctx: Context):
         (y,) = ctx.saved_tensors
-        return grad * (1 - y * y)
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        (y,) = ctx.saved_tensors
-        return t * (1 - y * y)
+        return 1 - y * y
 
 
-class Clamp(Function):
+class Clamp(Elementwise):
     """min(max(x, lo), hi):  d/dx = 1 where lo <= x <= hi, else 0 (PyTorch's rule at the edges)."""
 
     @staticmethod
@@ -62,7 +57,7 @@ class Clamp(Function):
         return np.clip(x, lo, hi)
 
     @staticmethod
-    def _inside(ctx: Context):
+    def derivative(ctx: Context):
         x = value(ctx.saved_tensors[0])
         inside = np.ones(x.shape, bool)
         if ctx.lo is not None:
@@ -71,17 +66,13 @@ class Clamp(Function):
             inside &= x <= ctx.hi
         return inside
 
-    @staticmethod
-    def backward(ctx: Context, grad):
-        return grad * Clamp._inside(ctx)
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t * Clamp._inside(ctx)
-
 
 class ReLU(Function):
-    """max(x, 0):  d/dx = 1 where x > 0, else 0 (0 at x = 0, as in PyTorch)."""
+    """max(x, 0):  d/dx = 1 where x > 0, else 0 (0 at x = 0, as in PyTorch). Its factor is applied
+    by a kernel (`relu_backward`: the mask and the product in one pass, the training step's
+    path) in both directions, rather than as `Elementwise`'s g · d."""
+
+    method = "relu"
 
     @staticmethod
     def forward(ctx: Context, x):

@@ -1,20 +1,22 @@
-"""Elementwise ops: arithmetic, powers, exp and log, abs and casts (the activations and clamp are
-in `activations.py`).
+"""Elementwise ops: arithmetic, powers, exp and log, abs, maximum and minimum, and casts (the
+activations and clamp are in `activations.py`).
 
-Each docstring states the op's local derivative. A gradient may have the output's
-broadcast shape: `autograd.unbroadcast` reduces it to each input's. `backward`
-works on arrays and on tensors (`either.py`), so each is differentiable again;
-`jvp` gives the output's tangent from the inputs' (None: no tangent).
+Each docstring states the op's local derivative. Most state it once, as code too
+(`rules.Elementwise`: backward is g · d, jvp is t · d); the linear ones (add, sub, neg, a cast)
+write only backward (`rules.LinearOp`: jvp is the op on the tangents). A gradient may have the
+output's broadcast shape: `autograd.unbroadcast` reduces it to each input's. Everything here
+works on arrays and on tensors (`either.py`), so each is differentiable again.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Context, Function
-from .either import log, plus, value
+from .either import log, value
+from .rules import Elementwise, LinearOp
 
 
-class Add(Function):
+class Add(LinearOp):
     """a + b:  d/da = 1,  d/db = 1."""
 
     @staticmethod
@@ -25,12 +27,8 @@ class Add(Function):
     def backward(ctx: Context, grad):
         return grad, grad
 
-    @staticmethod
-    def jvp(ctx: Context, ta, tb):
-        return plus(ta, tb)
 
-
-class Sub(Function):
+class Sub(LinearOp):
     """a - b:  d/da = 1,  d/db = -1."""
 
     @staticmethod
@@ -41,52 +39,8 @@ class Sub(Function):
     def backward(ctx: Context, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
 
-    @staticmethod
-    def jvp(ctx: Context, ta, tb):
-        return plus(ta, None if tb is None else -tb)
 
-
-class Mul(Function):
-    """a * b:  d/da = b,  d/db = a."""
-
-    @staticmethod
-    def forward(ctx: Context, a, b):
-        ctx.save_for_backward(a, b)
-        return a * b
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return (grad * b if da else None), (grad * a if db else None)
-
-    @staticmethod
-    def jvp(ctx: Context, ta, tb):
-        a, b = ctx.saved_tensors
-        return plus(None if ta is None else ta * b, None if tb is None else a * tb)
-
-
-class Div(Function):
-    """a / b:  d/da = 1/b,  d/db = -a/b²."""
-
-    @staticmethod
-    def forward(ctx: Context, a, b):
-        ctx.save_for_backward(a, b)
-        return a / b
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return (grad / b if da else None), (-grad * a / (b * b) if db else None)
-
-    @staticmethod
-    def jvp(ctx: Context, ta, tb):
-        a, b = ctx.saved_tensors
-        return plus(None if ta is None else ta / b, None if tb is None else -tb * a / (b * b))
-
-
-class Neg(Function):
+class Neg(LinearOp):
     """-x:  d/dx = -1."""
 
     @staticmethod
@@ -97,12 +51,49 @@ class Neg(Function):
     def backward(ctx: Context, grad):
         return -grad
 
+
+class Cast(LinearOp):
+    """x.astype(dtype):  d/dx = 1, the gradient cast back to x's dtype."""
+
     @staticmethod
-    def jvp(ctx: Context, t):
-        return -t
+    def forward(ctx: Context, x, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad.astype(ctx.in_dtype)
 
 
-class Pow(Function):
+class Mul(Elementwise):
+    """a * b:  d/da = b,  d/db = a."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def derivatives(ctx: Context, wanted):
+        a, b = ctx.saved_tensors
+        return (b if wanted[0] else None), (a if wanted[1] else None)
+
+
+class Div(Elementwise):
+    """a / b:  d/da = 1/b,  d/db = -a/b²."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def derivatives(ctx: Context, wanted):
+        a, b = ctx.saved_tensors
+        return (1 / b if wanted[0] else None), (-a / (b * b) if wanted[1] else None)
+
+
+class Pow(Elementwise):
     """x ** p for a constant p:  d/dx = p · x^(p-1)  (0 for p = 0, also at x = 0)."""
 
     @staticmethod
@@ -112,23 +103,18 @@ class Pow(Function):
         return x ** exponent
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def derivative(ctx: Context):
         (x,) = ctx.saved_tensors
         p = ctx.exponent
         if p == 0:  # x**0 is the constant 1; p · x^(p-1) would be 0 · inf = NaN at x = 0
-            return grad * 0
-        return grad * (p * x ** (p - 1))
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        (x,) = ctx.saved_tensors
-        p = ctx.exponent
-        return t * 0 if p == 0 else t * (p * x ** (p - 1))
+            return 0
+        return p * x ** (p - 1)
 
 
 class Masked(Function):
     """where(keep, x, 0) for a constant mask:  d/dx = 1 where kept, else 0. Backward formulas use it
-    where a derivative is 0 by rule (a removable singularity) and an `inf · 0` must not become NaN."""
+    where a derivative is 0 by rule (a removable singularity) and an `inf · 0` must not become NaN,
+    so its own rules select rather than multiply."""
 
     @staticmethod
     def forward(ctx: Context, x, keep):
@@ -146,7 +132,7 @@ class Masked(Function):
         return np.where(keep, t, 0)
 
 
-class PowT(Function):
+class PowT(Elementwise):
     """a ** b for two tensors:  d/da = b · a^(b-1),  d/db = a^b · log a.
     As in PyTorch, d/db is 0 where a = 0 and b >= 0 (0^b is flat there for b > 0), and d/da is
     0 where b = 0."""
@@ -158,27 +144,18 @@ class PowT(Function):
         return y
 
     @staticmethod
-    def _partials(ctx: Context):
+    def derivatives(ctx: Context, wanted):
         a, b, y = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            da = Masked.call(b * a ** (b - 1), keep=value(b) != 0)
-            db = Masked.call(y * log(a), keep=~((value(a) == 0) & (value(b) >= 0)))
+            da = Masked.call(b * a ** (b - 1), keep=value(b) != 0) if wanted[0] else None
+            db = Masked.call(y * log(a), keep=~((value(a) == 0) & (value(b) >= 0))) if wanted[1] else None
         return da, db
 
-    @staticmethod
-    def backward(ctx: Context, grad):
-        da, db = PowT._partials(ctx)
-        need_a, need_b = ctx.needs_input_grad
-        return (grad * da if need_a else None), (grad * db if need_b else None)
 
-    @staticmethod
-    def jvp(ctx: Context, ta, tb):
-        da, db = PowT._partials(ctx)
-        return plus(None if ta is None else ta * da, None if tb is None else tb * db)
-
-
-class Exp(Function):
+class Exp(Elementwise):
     """exp(x):  d/dx = exp(x), the output itself."""
+
+    method, on_reals = "exp", True
 
     @staticmethod
     def forward(ctx: Context, x):
@@ -187,16 +164,14 @@ class Exp(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, grad):
-        return grad * ctx.saved_tensors[0]
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t * ctx.saved_tensors[0]
+    def derivative(ctx: Context):
+        return ctx.saved_tensors[0]
 
 
-class Log(Function):
+class Log(Elementwise):
     """log(x):  d/dx = 1/x."""
+
+    method, on_reals = "log", True
 
     @staticmethod
     def forward(ctx: Context, x):
@@ -204,16 +179,14 @@ class Log(Function):
         return np.log(x)
 
     @staticmethod
-    def backward(ctx: Context, grad):
-        return grad / ctx.saved_tensors[0]
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t / ctx.saved_tensors[0]
+    def derivative(ctx: Context):
+        return 1 / ctx.saved_tensors[0]
 
 
-class Sqrt(Function):
+class Sqrt(Elementwise):
     """√x:  d/dx = 1 / (2√x)."""
+
+    method, on_reals = "sqrt", True
 
     @staticmethod
     def forward(ctx: Context, x):
@@ -222,16 +195,14 @@ class Sqrt(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, grad):
-        return grad / (2 * ctx.saved_tensors[0])
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t / (2 * ctx.saved_tensors[0])
+    def derivative(ctx: Context):
+        return 1 / (2 * ctx.saved_tensors[0])
 
 
-class Abs(Function):
+class Abs(Elementwise):
     """|x|:  d/dx = sign(x) (0 at x = 0, as in PyTorch)."""
+
+    method = "abs"
 
     @staticmethod
     def forward(ctx: Context, x):
@@ -239,35 +210,11 @@ class Abs(Function):
         return np.abs(x)
 
     @staticmethod
-    def backward(ctx: Context, grad):
-        return grad * np.sign(value(ctx.saved_tensors[0]))
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t * np.sign(ctx.saved_tensors[0])
+    def derivative(ctx: Context):
+        return np.sign(value(ctx.saved_tensors[0]))
 
 
-class Cast(Function):
-    """x.astype(dtype):  d/dx = 1, the gradient cast back to x's dtype."""
-
-    @staticmethod
-    def forward(ctx: Context, x, dtype):
-        ctx.in_dtype = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        return grad.astype(ctx.in_dtype)
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t
-
-
-__all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "Masked", "PowT", "Exp", "Log", "Sqrt", "Abs", "Cast"]
-
-
-class Maximum(Function):
+class Maximum(Elementwise):
     """maximum(a, b), elementwise:  d/da = 1 where a wins, d/db = 1 where b wins, ½ each where they
     tie (PyTorch's rule); a NaN wins. The shares are constant almost everywhere, so the second
     derivative is 0."""
@@ -283,15 +230,9 @@ class Maximum(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def derivatives(ctx: Context, wanted):
         share_a, share_b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return (grad * share_a if da else None), (grad * share_b if db else None)
-
-    @staticmethod
-    def jvp(ctx: Context, ta, tb):
-        share_a, share_b = ctx.saved_tensors
-        return plus(None if ta is None else ta * share_a, None if tb is None else tb * share_b)
+        return (share_a if wanted[0] else None), (share_b if wanted[1] else None)
 
 
 class Minimum(Maximum):

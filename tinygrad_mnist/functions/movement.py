@@ -1,17 +1,20 @@
 """Ops that move elements without arithmetic: reshape, transpose, broadcast, cat and stack,
 indexing and gather. Each backward sends every element's gradient back to where it came from,
-and each is linear: its JVP applies the op itself to the tangent. The scatters that undo
-indexing and gather are ops too (`IndexBackward`, `ScatterAdd`), each the adjoint of the
-other's gather, so gradients of gradients go through them."""
+and each is linear: its JVP applies the op itself to the tangent (`rules.LinearOp` does that
+where the op's settings are plain; indexing and gather, whose index arrays are saved for
+backward, write it out). The scatters that undo indexing and gather are ops too
+(`IndexBackward`, `ScatterAdd`), each the adjoint of the other's gather, so gradients of
+gradients go through them."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Context, Function
 from .either import value
+from .rules import LinearOp
 
 
-class Reshape(Function):
+class Reshape(LinearOp):
     """x.reshape(shape):  d/dx is the identity on the elements, so G is reshaped back."""
 
     @staticmethod
@@ -24,12 +27,8 @@ class Reshape(Function):
     def backward(ctx: Context, grad):
         return grad.reshape(ctx.in_shape)
 
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t.reshape(ctx.out_shape)
 
-
-class Clone(Function):
+class Clone(LinearOp):
     """A row-major copy of x (clone, contiguous):  d/dx is the identity, so G passes unchanged."""
 
     @staticmethod
@@ -40,12 +39,8 @@ class Clone(Function):
     def backward(ctx: Context, grad):
         return grad
 
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t
 
-
-class Transpose(Function):
+class Transpose(LinearOp):
     """x.transpose(axes):  d/dx permutes back, so G is transposed by the inverse permutation."""
 
     @staticmethod
@@ -57,12 +52,8 @@ class Transpose(Function):
     def backward(ctx: Context, grad):
         return grad.transpose(tuple(int(a) for a in np.argsort(ctx.axes)))
 
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t.transpose(ctx.axes)
 
-
-class Expand(Function):
+class Expand(LinearOp):
     """broadcast_to(x, shape):  each element is copied, so d/dx sums G over the copies
     (`unbroadcast` does it)."""
 
@@ -74,10 +65,6 @@ class Expand(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return grad
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return np.broadcast_to(t, ctx.shape)
 
 
 def expand(grad, shape: tuple, axis=None, keepdims: bool = False):
@@ -94,7 +81,7 @@ def _slab(axis: int, lo, hi=None) -> tuple:
     return (slice(None),) * axis + ((slice(lo, hi),) if hi is not None else (lo,))
 
 
-class Cat(Function):
+class Cat(LinearOp):
     """concatenate(xs, axis):  d/dx_k is x_k's own slice of G."""
 
     @staticmethod
@@ -107,18 +94,8 @@ class Cat(Function):
     def backward(ctx: Context, grad):
         return tuple(grad[_slab(ctx.axis, lo, hi)] for lo, hi in ctx.bounds)
 
-    @staticmethod
-    def jvp(ctx: Context, *ts):
-        like = next(t for t in ts if t is not None)  # inputs without a tangent: zeros of their slice
-        parts = []
-        for t, (lo, hi) in zip(ts, ctx.bounds):
-            shape = list(like.shape)
-            shape[ctx.axis] = hi - lo
-            parts.append(np.zeros(shape, like.dtype) if t is None else t)
-        return np.concatenate(parts, axis=ctx.axis)
 
-
-class Stack(Function):
+class Stack(LinearOp):
     """stack(xs, axis):  d/dx_k is G's k-th slice along the new axis."""
 
     @staticmethod
@@ -129,11 +106,6 @@ class Stack(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return tuple(grad[_slab(ctx.axis, k)] for k in range(ctx.count))
-
-    @staticmethod
-    def jvp(ctx: Context, *ts):
-        like = next(t for t in ts if t is not None)
-        return np.stack([np.zeros_like(like) if t is None else t for t in ts], axis=ctx.axis)
 
 
 def _is_basic_index(idx) -> bool:
@@ -248,6 +220,3 @@ class ScatterAdd(Function):
         (index,) = ctx.saved_tensors
         return ScatterAdd.forward(Context(ScatterAdd, (), ()), t, index, ctx.axis, ctx.shape)
 
-
-__all__ = ["Reshape", "Transpose", "Expand", "Cat", "Stack", "Index", "IndexBackward", "Gather", "ScatterAdd",
-           "expand"]

@@ -8,9 +8,10 @@ import numpy as np
 from ..autograd import Context, Function
 from .either import value
 from .movement import expand
+from .rules import LinearOp
 
 
-class Sum(Function):
+class Sum(LinearOp):
     """x.sum(axis):  d/dx_i = 1 for every element summed."""
 
     @staticmethod
@@ -22,12 +23,8 @@ class Sum(Function):
     def backward(ctx: Context, grad):
         return expand(grad, ctx.shape, ctx.axis, ctx.keepdims)
 
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t.sum(axis=ctx.axis, keepdims=ctx.keepdims)
 
-
-class Mean(Function):
+class Mean(LinearOp):
     """x.mean(axis):  d/dx_i = 1/n, n the number of elements averaged."""
 
     @staticmethod
@@ -40,10 +37,6 @@ class Mean(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         return expand(grad / ctx.n, ctx.shape, ctx.axis, ctx.keepdims)
-
-    @staticmethod
-    def jvp(ctx: Context, t):
-        return t.mean(axis=ctx.axis, keepdims=ctx.keepdims)
 
 
 class Max(Function):

@@ -19,7 +19,7 @@ from numba.core.caching import (CompileResultCacheImpl, FunctionCache, UserProvi
                                 _SourceFileBackedLocatorMixin)
 
 from .._version import VERSION
-from ..user_dirs import cache_root
+from ..files import cache_root
 
 
 class UserCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):

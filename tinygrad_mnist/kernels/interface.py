@@ -1,6 +1,6 @@
 """The one interface every kernel set offers (MiniTorch's `TensorOps`): each kernel's name and
 signature, and the thread controls. `numba_kernels` and `numpy_kernels` both implement it
-(tests/test_kernel_layout.py checks every name and signature), and the ops above call
+(tests/engine/test_kernel_layout.py checks every name and signature), and the ops above call
 `kernels.impl.<name>` without knowing which set they got.
 
 Kernels work on plain numpy arrays, never on a `Tensor`, and keep nothing between calls.

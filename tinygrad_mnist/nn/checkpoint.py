@@ -1,157 +1,40 @@
-"""Reading and writing safetensors checkpoints, safely.
+"""Checkpoints' bytes: safetensors, serialised and parsed, and read safely.
 
-A save never leaves a half-written file where a good one was: the bytes are
-serialised in memory, written to a temporary file in the same directory,
-fsync'ed, then renamed over the target in one step. A load reads only tensors
-and string metadata (safetensors holds no code), and any problem with the file
-is a `CheckpointError` that names it.
+A save serialises the tensors in memory (with sorted metadata, so the same weights give the
+same bytes) and hands them to the package's one atomic writer (`files.atomic_write`: a
+temporary file beside the target, fsync'ed, renamed over it in one step). A load reads only
+tensors and string metadata (safetensors holds no code), bounded before it reads, and any
+problem with the file is a `CheckpointError` that names it.
 """
 from __future__ import annotations
 
-import contextlib
-import glob
-import hashlib
 import json
 import os
-import signal
 import stat
 import struct
-import tempfile
-import threading
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
-from ..files import kind_of
+from .. import files
 
 
 class CheckpointError(Exception):
     """A checkpoint could not be read, written or matched to the model."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 MAX_HEADER = 100 << 20  # a safetensors header of a few tensors is a few hundred bytes
 
 
 def save_target(path: str) -> str:
-    """The file a save to `path` writes: `path` itself, or the file a symbolic link points to.
-    Refuses, before anything is trained, a target that is not absent or a regular file (a
-    device, a pipe, a directory), a name the file system cannot hold, and a parent that is
-    not a directory."""
-    if not path:
-        raise CheckpointError("the checkpoint path is empty")
-    if path.endswith(os.sep):
-        raise CheckpointError(f"{path}: names a directory; give a file name")
+    """The file a save to `path` writes (`files.save_target`), or a CheckpointError saying why
+    it must not be written: before anything is trained, a device, a pipe or a directory is refused."""
     try:
-        target = os.path.realpath(path, strict=False)
-    except OSError as err:
-        raise CheckpointError(f"{path}: cannot resolve the path: {err.strerror or err}") from None
-    directory, name = os.path.split(target)
-    try:
-        limit = os.pathconf(directory if os.path.isdir(directory) else "/", "PC_NAME_MAX")
-    except (OSError, ValueError):
-        limit = 255
-    if len(name.encode()) > limit:
-        raise CheckpointError(f"{path}: the file name is {len(name.encode())} bytes long; "
-                              f"the file system allows {limit}")
-    parent = os.path.dirname(target)
-    while parent and not os.path.lexists(parent) and parent != os.path.dirname(parent):
-        parent = os.path.dirname(parent)
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        raise CheckpointError(f"{path}: cannot save there: {parent} is a file, not a directory")
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as err:  # a symlink loop, no permission
-        raise CheckpointError(f"{path}: cannot save there: {err.strerror or err}") from None
-    if mode is not None and not stat.S_ISREG(mode):
-        raise CheckpointError(f"{path}: refusing to replace it: it is {kind_of(mode)}, not a checkpoint file")
-    return target
-
-
-HELD = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def signals_held(deliver: bool = True) -> Iterator[List[int]]:
-    """Ctrl-C and SIGTERM that arrive inside wait until it ends, then go, in order, to the handlers
-    that were in place (with `deliver=False` they are only listed: the caller acts on them). Python runs signal handlers in the main thread
-    whichever thread the system chose to receive the signal, so swapping the handlers holds them
-    where blocking them in one thread (pthread_sigmask) would not: with numba's or BLAS's threads
-    running, the signal goes to one of those. Outside the main thread, nothing is held."""
-    caught: List[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in HELD}
-    try:
-        yield caught
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for s in caught if deliver else ():
-            signal.raise_signal(s)  # runs the handler before it returns
-
-
-def _temp_prefix(name: str) -> str:
-    """`.NAME.` for the temporary file beside NAME, shortened (with a digest of NAME, so two long
-    names stay apart) where mkstemp's 8 characters and `.tmp` would pass 255 bytes."""
-    room = 255 - len(".") - len(".") - 8 - len(".tmp")
-    if len(name.encode()) <= room:
-        return f".{name}."
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    short = name.encode()[:room - 9].decode(errors="ignore")
-    return f".{short}~{digest}."
-
-
-def _remove_stale_temps(directory: str, name: str) -> None:
-    """Temporary files a killed save of this target left behind."""
-    for stale in glob.glob(os.path.join(glob.escape(directory), f"{glob.escape(_temp_prefix(name))}*.tmp")):
-        with contextlib.suppress(OSError):
-            os.unlink(stale)
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Replace `path` (a symbolic link's target) by `data` all at once: the old file survives any
-    failure, a signal waits until the new file is in place, and no temporary file stays behind."""
-    path = save_target(path)
-    directory, name = os.path.split(path)
-    with signals_held():
-        _remove_stale_temps(directory, name)
-        _write_and_replace(path, directory, name, data)
-
-
-def _write_and_replace(path: str, directory: str, name: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(name), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file follows the umask
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+        return files.save_target(path)
+    except files.UnsafeTarget as err:
+        raise CheckpointError(str(err)) from None
 
 
 def _sorted_metadata(data: bytes) -> bytes:
@@ -177,7 +60,9 @@ def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mappin
     # safetensors writes a non-contiguous array's buffer as if it were contiguous: copy first.
     data = _sorted_metadata(_st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=meta))
     try:
-        atomic_write(path, data)
+        files.atomic_write(path, data)
+    except files.UnsafeTarget as err:
+        raise CheckpointError(str(err)) from None
     except OSError as err:
         raise CheckpointError(f"{path}: cannot write checkpoint: {err.strerror or err}") from None
 
@@ -196,7 +81,7 @@ def _read(path: str, header_only: bool, max_bytes: Optional[int] = None) -> Tupl
         raise CheckpointError(f"{path}: cannot read checkpoint: {err.strerror or err}") from None
     if not stat.S_ISREG(st.st_mode):
         hint = " (a process substitution? save it to a file first)" if stat.S_ISFIFO(st.st_mode) else ""
-        raise CheckpointError(f"{path}: is {kind_of(st.st_mode)}, not a checkpoint file{hint}")
+        raise CheckpointError(f"{path}: is {files.kind_of(st.st_mode)}, not a checkpoint file{hint}")
     size = st.st_size
     if max_bytes is not None and size > max_bytes:
         raise CheckpointError(f"{path}: {size} bytes, far more than this model's checkpoint ({max_bytes} at most)")

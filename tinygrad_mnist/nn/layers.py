@@ -19,7 +19,7 @@ import numpy as np
 
 from ..losses import IGNORE_INDEX, cross_entropy
 from ..tensor import Tensor
-from ..tensor_base import is_int
+from ..tensor.base import is_int
 from .init import DEFAULT_KAIMING_NORMAL, Uniform
 from .module import Module, Parameter
 from .ops import dropout

@@ -1,0 +1,79 @@
+"""A trained model at work: built from a checkpoint, asked for classes and probabilities, and
+the images it saw drawn as text. The trainer, the evaluator and the predictor share it."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..datasets.mnist import IMAGE_SIDE
+from .models import MODELS
+from ..nn import CheckpointError, Module, VarBuilder, VarMap, checkpoint
+from ..tensor import Tensor
+
+# Test images per forward pass. Only the CNN needs chunks (its im2col buffers for 10,000
+# images would take 600 MB); the other models evaluate in one pass, which parallelises.
+EVAL_BATCH = {"cnn": 1000}
+SHADES = " .:-=+*#%@"  # darkest pixel last
+
+
+def build(kind: str) -> Tuple[Module, VarMap]:
+    """A fresh model of `kind` ('linear', 'mlp', 'cnn') and the VarMap that holds its weights."""
+    varmap = VarMap()
+    return MODELS[kind](VarBuilder.from_varmap(varmap)), varmap
+
+
+def checkpoint_model(path: Optional[str], requested: Optional[str]) -> Optional[str]:
+    """The model a checkpoint's metadata names, checked against `--model` if both are given."""
+    if not path:
+        return None
+    held = checkpoint.metadata(path).get("model")
+    if requested and held in MODELS and held != requested:
+        raise CheckpointError(f"{path}: holds a {held} model, not --model {requested}")
+    return held if held in MODELS else None
+
+
+def model_kind(path: str, requested: Optional[str]) -> str:
+    """`--model` if given, else the kind recorded in the checkpoint's metadata."""
+    kind = requested or checkpoint_model(path, None)
+    if kind is None:
+        raise CheckpointError(f"{path}: the metadata does not say which model this is; pass --model")
+    return kind
+
+
+def load(path: str, kind: str) -> Module:
+    """The model of `kind` with the weights saved at `path`."""
+    model, varmap = build(kind)
+    varmap.load(path)
+    return model
+
+
+def predict(model: Module, images: Tensor, batch: Optional[int] = None) -> np.ndarray:
+    """The predicted class of each image, `batch` images per forward pass (default: all)."""
+    batch = batch or max(len(images), 1)
+    out = []
+    model.eval()
+    with no_grad():
+        for start in range(0, len(images), batch):
+            n = min(batch, len(images) - start)
+            out.append(model(images.narrow(0, start, n)).argmax(axis=1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def accuracy(model: Module, images: Tensor, labels: Tensor, batch: Optional[int] = None) -> float:
+    """Fraction of `images` whose largest logit is the label."""
+    return float(np.mean(predict(model, images, batch) == labels.numpy())) if len(images) else 0.0
+
+
+def probabilities(model: Module, images: Tensor) -> np.ndarray:
+    """The model's class probabilities for each image (softmax of its logits)."""
+    model.eval()
+    with no_grad():
+        return model(images).softmax(dim=1).numpy().astype(np.float64)
+
+
+def ascii_digit(pixels: np.ndarray) -> str:
+    """An MNIST image (uint8, flattened or square) as lines of two characters per pixel."""
+    levels = (pixels.reshape(IMAGE_SIDE, IMAGE_SIDE).astype(np.int32) * len(SHADES)) // 256
+    return "\n".join("".join(SHADES[v] * 2 for v in row).rstrip() for row in levels)

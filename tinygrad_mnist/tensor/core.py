@@ -1,0 +1,189 @@
+"""`Tensor`: a numpy array that remembers the op that made it.
+
+The methods only translate Python syntax (PyTorch's spelling, with numpy's
+where it differs in name only) into `Function.apply` calls; what each op
+computes and how it differentiates is in `functions/`, how gradients flow is
+in `autograd.py`, and the losses are in `losses.py`. This file holds the core:
+construction, what a tensor holds and says about itself, and its place in the graph
+(`backward`, `requires_grad_`, `retain_grad`, `detach`). The methods come by family
+(`create.py`, `elementwise.py`, `shape.py`, `reduce.py`, `nn.py`), under the contract and the
+dtype and argument rules of `base.py`.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from .. import autograd
+from .. import functions as F
+from ..sparse import is_csr
+from .base import TensorBase, as_array, is_float, norm_dim
+from .create import CreationMethods
+from .elementwise import ElementwiseMethods
+from .nn import NetworkMethods
+from .reduce import MinMax, ReductionMethods
+from .shape import ShapeMethods, cat, stack
+
+__all__ = ["Tensor", "cat", "stack", "MinMax"]
+
+
+class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods, NetworkMethods):
+    """An n-dimensional array with reverse-mode autodiff.
+
+    `requires_grad=True` marks a leaf whose `.grad` is filled by `backward()`: after
+    `loss.backward()`, `w.grad` is a tensor of `w`'s shape holding d loss / d w, summed over
+    every backward pass since it was last cleared (as in PyTorch). With
+    `backward(create_graph=True)` it is itself a graph, and can be differentiated again.
+    numpy reads a tensor as its array (`np.asarray(t)`), but its ufuncs refuse one, so that
+    `np.float32(2) * t` is the tensor's own product.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_tangent", "retains_grad", "__weakref__")
+    __array_ufunc__ = None  # numpy's operators defer to ours: `np.float32(2) * t` is Tensor.__rmul__
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
+        self.data = data.data if isinstance(data, TensorBase) else data if is_csr(data) else as_array(data, dtype)
+        if requires_grad and not is_float(self.data.dtype):
+            raise TypeError(f"only floating-point tensors can require gradients, got {self.data.dtype}")
+        self.requires_grad = requires_grad
+        self.grad: Optional[Tensor] = None
+        self._ctx: Optional[autograd.Context] = None
+        self.name: Optional[str] = None  # set by a VarMap for its variables
+        self._tangent: Optional[np.ndarray] = None  # forward mode's (forward_ad.py)
+        self.retains_grad = False  # a non-leaf that keeps its .grad (retain_grad())
+
+    # ------------------------------------------------------------ introspection
+    def size(self, dim: Optional[int] = None) -> Union[tuple, int]:
+        """The shape (PyTorch's `size()`), or the length of one dimension; `numel()` counts elements."""
+        return self.data.shape if dim is None else self.data.shape[norm_dim(dim, self.ndim)]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def item(self) -> Union[int, float, bool]:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
+        return self.data.item()
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of {self.data.size} elements is ambiguous; "
+                               "use .any() or .all()")
+        return bool(self.data.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def any(self) -> "Tensor":
+        return Tensor(np.asarray(self.data.any()))
+
+    def all(self) -> "Tensor":
+        return Tensor(np.asarray(self.data.all()))
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def clone(self) -> "Tensor":
+        """A copy that stays in the graph (the gradient passes through unchanged)."""
+        return F.Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        """This tensor if its elements lie in row-major order, else a recorded copy that does
+        (what `view` needs after `permute` or a strided slice)."""
+        return self if self.data.flags.c_contiguous else self.clone()
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> "Tensor":
+        """|self − other| ≤ atol + rtol · |other|, elementwise, as a bool tensor (PyTorch's defaults)."""
+        return Tensor(np.isclose(self.data, as_array(getattr(other, "data", other)), rtol, atol, equal_nan))
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return bool(self.isclose(other, rtol, atol, equal_nan).data.all())
+
+    def _repr_html_(self) -> str:
+        """How a notebook shows a tensor: its values, and where it came from in the graph."""
+        import html
+        origin = (f"made by <b>{self._ctx.fn.__name__}</b>" if self._ctx is not None else
+                  "a leaf that requires grad" if self.requires_grad else "a constant")
+        grad = "" if self.grad is None else f"<br>.grad: <pre>{html.escape(np.array2string(self.grad.data, threshold=20))}</pre>"
+        name = f"<b>{html.escape(self.name)}</b> " if self.name else ""
+        return (f"<div>{name}Tensor {list(self.shape)} {self.dtype}, {origin}"
+                f"<pre>{html.escape(np.array2string(self.data, threshold=20))}</pre>{grad}</div>")
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=20)
+        extra = f", grad_fn={self._ctx.fn.__name__}" if self._ctx is not None else (
+            ", requires_grad=True" if self.requires_grad else "")
+        return f"Tensor({body}, dtype={self.dtype}{extra})"
+
+    # ------------------------------------------------------------ autodiff
+    @property
+    def is_leaf(self) -> bool:
+        """Made by no recorded op: a tensor built by hand (requiring grad or not) or under no_grad."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> Optional[autograd.Context]:
+        """The recorded op that made this tensor (its `name()` is the op's), None for a leaf."""
+        return self._ctx
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Mark (or unmark) a leaf as wanting a gradient, in place; returns the tensor."""
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_(False) on a tensor made by an op: use .detach() to cut it "
+                               "from the graph")
+        if requires_grad and not is_float(self.dtype):
+            raise TypeError(f"only floating-point tensors can require gradients, got {self.dtype}")
+        self.requires_grad = requires_grad or self._ctx is not None
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf's gradient in `.grad` on the next backward passes (a leaf keeps its own)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require a gradient")
+        if self._ctx is not None:
+            self.retains_grad = True
+
+    def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None, create_graph: bool = False,
+                 trace: Any = None) -> None:
+        """Accumulate d self / d leaf into every leaf's `.grad`: a tensor of the leaf's shape,
+        added to on every call (clear it with `leaf.grad = None`, as optimizers do).
+
+        Without `gradient` the tensor must hold one element (a loss): the seed is 1.
+        What each op saved is freed as the pass goes, so a second backward through the same
+        graph raises unless this one had `retain_graph=True` (PyTorch's rule). With
+        `create_graph=True` the pass is recorded too: `.grad` is a graph (retain_graph then
+        defaults to True). `trace=True` prints each step (`tinygrad_mnist/trace.py`); a stream
+        or a `BackwardTrace` may be given instead.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require a gradient "
+                               "(no input had requires_grad=True, or it was made under no_grad())")
+        seed = autograd.seed(self, gradient, create_graph, "backward() without a gradient needs a one-element "
+                             "tensor, got shape {shape}; reduce it to a loss or pass gradient=")
+        if seed.shape != self.shape:
+            raise ValueError(f"backward(): gradient of shape {seed.shape} for a tensor of shape {self.shape}")
+        from ..trace import for_call
+        autograd.backward([self], [seed], retain_graph=create_graph if retain_graph is None else retain_graph,
+                          create_graph=create_graph, trace=for_call(trace))
+
+
+Tensor.plain = Tensor  # what ops make from a Tensor, and from its subclasses (nn.Parameter)
