@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from hostile import one_line_error
 from idxfiles import write_dataset
 from tinygrad_mnist.app import train
 from tinygrad_mnist.nn import checkpoint
@@ -64,8 +65,7 @@ def test_a_state_file_from_another_run_is_refused(data, tmp_path, capsys):
     open(a + ".state", "wb").write(open(b + ".state", "rb").read())
     capsys.readouterr()
     assert train.main(["--local-mnist", data, "--resume", a]) == 1
-    err = capsys.readouterr().err
-    assert "does not belong to" in err and err.count("\n") == 1
+    one_line_error(capsys.readouterr().err, "does not belong to")
 
 
 def test_the_checkpoint_names_its_model(data, tmp_path, capsys):

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from hostile import one_line_error
 from idxfiles import write_dataset
 from tinygrad_mnist.app import evaluate, train
 from tinygrad_mnist.datasets import mnist
@@ -22,12 +23,6 @@ def run_train(capsys, *argv):
 @pytest.fixture
 def tiny(tmp_path):
     return write_dataset(tmp_path / "data", n_train=600, n_test=100)
-
-
-def one_line_error(err, *fragments):
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 def test_default_run_follows_full_batch_gradient_descent(capsys, tmp_path):
