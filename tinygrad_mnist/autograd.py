@@ -18,8 +18,9 @@ recorded: the gradient is itself a graph and can be differentiated again.
 """
 from __future__ import annotations
 
+import itertools
 import threading
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -222,6 +223,56 @@ def topological_order(roots, every_parent: bool = False) -> list:
     return order
 
 
+class RemovableHandle:
+    """What registering a hook returns: `remove()` takes the hook off again (PyTorch's handle)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, table: dict):
+        self._table, self.id = table, next(self._ids)
+
+    def remove(self) -> None:
+        self._table.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+def add_hook(t, kind: str, fn: Callable) -> RemovableHandle:
+    """Register `fn` on tensor `t`: kind "grad" (`Tensor.register_hook`) or "post"
+    (`Tensor.register_post_accumulate_grad_hook`). A tensor without hooks holds None: the pass
+    then pays one attribute read per node."""
+    if t._hooks is None:
+        t._hooks = {"grad": {}, "post": {}}
+    handle = RemovableHandle(t._hooks[kind])
+    t._hooks[kind][handle.id] = fn
+    return handle
+
+
+def _hooked(node, g):
+    """`g` after the node's gradient hooks, in the order they were registered: each gets the
+    gradient as a tensor, and a value it returns replaces it (for the next hook, the inputs and
+    `.grad`)."""
+    for fn in list(node._hooks["grad"].values()):
+        out = fn(made_like(node)(g) if is_array(g) else g)
+        if out is None:
+            continue
+        if tuple(out.shape) != tuple(node.data.shape):
+            raise RuntimeError(f"a gradient hook returned shape {tuple(out.shape)} for a tensor of shape "
+                               f"{tuple(node.data.shape)}")
+        g = np.array(getattr(out, "data", out), dtype=node.data.dtype) if is_array(g) else out
+    return g
+
+
+def _post_accumulate(leaf) -> None:
+    for fn in list(leaf._hooks["post"].values()):
+        if fn(leaf) is not None:
+            raise RuntimeError("a post-accumulate-grad hook must return None (it sees the leaf, .grad final)")
+
+
 def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, create_graph: bool = False,
              capture: Optional[set] = None, trace=None) -> dict:
     """Propagate each root's `grad` (d root / d root) back through the graph.
@@ -245,11 +296,16 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
             g = pending.pop(id(node), None)
             if g is None:
                 continue
+            hooks, owned = node._hooks, True
+            if hooks is not None and hooks["grad"]:
+                g, owned = _hooked(node, g), False  # a hook's value may be one it keeps
             if capture is not None and id(node) in capture:
                 captured[id(node)] = g
             if node._ctx is None or capture is None and getattr(node, "retains_grad", False):
                 if capture is None:  # a leaf, or a node asked to keep its gradient
-                    _accumulate(node, g, trace, _owned(g, pending, grads))
+                    _accumulate(node, g, trace, owned and _owned(g, pending, grads))
+                    if hooks is not None and hooks["post"] and node._ctx is None:
+                        _post_accumulate(node)
                 if node._ctx is None:
                     continue
             _visit(node, g, pending, create_graph, trace)

@@ -39,7 +39,7 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
     `np.float32(2) * t` is the tensor's own product.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_tangent", "retains_grad", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_tangent", "retains_grad", "_hooks", "__weakref__")
     __array_ufunc__ = None  # numpy's operators defer to ours: `np.float32(2) * t` is Tensor.__rmul__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -55,6 +55,7 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         self.name: Optional[str] = None  # set by a VarMap for its variables
         self._tangent: Optional[np.ndarray] = None  # forward mode's (forward_ad.py)
         self.retains_grad = False  # a non-leaf that keeps its .grad (retain_grad())
+        self._hooks: Optional[dict] = None  # gradient hooks (autograd.add_hook), None while there are none
 
     # ------------------------------------------------------------ introspection
     def size(self, dim: Optional[int] = None) -> Union[tuple, int]:
@@ -161,6 +162,23 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
             raise RuntimeError("retain_grad() on a tensor that does not require a gradient")
         if self._ctx is not None:
             self.retains_grad = True
+
+    def register_hook(self, hook) -> autograd.RemovableHandle:
+        """`hook(grad)` runs each time the gradient with respect to this tensor is complete (summed
+        over its uses), before it is passed on or added to a leaf's `.grad`; a tensor it returns
+        replaces the gradient. Returns a handle whose `remove()` takes it off (PyTorch's)."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return autograd.add_hook(self, "grad", hook)
+
+    def register_post_accumulate_grad_hook(self, hook) -> autograd.RemovableHandle:
+        """`hook(leaf)` runs after backward has added to this leaf's `.grad` (it is final for the
+        pass); it must return None. Data-parallel training starts a bucket's all-reduce from it."""
+        if self._ctx is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return autograd.add_hook(self, "post", hook)
 
     def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None, create_graph: bool = False,
                  trace: Any = None) -> None:
