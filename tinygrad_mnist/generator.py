@@ -1,12 +1,19 @@
 """The engine's one random generator: weights, `Tensor.randn`, shuffling and dropout all draw
-from it, so `seed(n)` makes a whole run repeat."""
+from it, so `seed(n)` makes a whole run repeat.
+
+Data-parallel training keeps every rank's generator in step: each rank draws what one process
+would for the whole batch and keeps its own rows (`batch_rows`, `draw_rows`), so a run's random
+numbers, and so its result, do not depend on how many ranks share the batches.
+"""
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
 
 _rng = np.random.default_rng()
+_rows: Optional[Tuple[int, int, int]] = None  # (rows of the whole batch, first, end) inside batch_rows
 
 
 def seed(value: Optional[int]) -> None:
@@ -18,3 +25,24 @@ def seed(value: Optional[int]) -> None:
 def rng() -> np.random.Generator:
     """The shared generator behind every random draw of the library."""
     return _rng
+
+
+@contextlib.contextmanager
+def batch_rows(rows: int, lo: int, hi: int) -> Iterator[None]:
+    """Inside, a batch's tensors hold rows lo..hi of a batch of `rows` (this rank's shard)."""
+    global _rows
+    previous, _rows = _rows, (rows, lo, hi)
+    try:
+        yield
+    finally:
+        _rows = previous
+
+
+def draw_rows(draw: Callable[[tuple], np.ndarray], shape: tuple) -> np.ndarray:
+    """`draw(shape)` for a tensor whose first dimension is the batch's: inside `batch_rows`, the
+    whole batch's draws with only this shard's rows kept, so the generator moves as one process's
+    would; elsewhere `draw(shape)` itself."""
+    if _rows is None or not shape or shape[0] != _rows[2] - _rows[1]:
+        return draw(shape)
+    rows, lo, hi = _rows
+    return draw((rows,) + tuple(shape[1:]))[lo:hi]

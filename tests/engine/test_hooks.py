@@ -14,7 +14,7 @@ def scenario(lib, make, grad_of):
     calls = []
 
     def note(name, value):
-        value = value.detach() if lib is torch and hasattr(value, "detach") else value
+        value = value.detach().numpy() if lib is torch and hasattr(value, "detach") else value
         calls.append((name, np.array(value, np.float64)))
 
     w = make([1.0, -2.0, 3.0])

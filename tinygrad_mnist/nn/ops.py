@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..generator import rng
+from ..generator import draw_rows, rng
 from ..tensor import Tensor
 
 
@@ -31,7 +31,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         mask = Tensor(np.zeros(x.shape, x.dtype))
     else:
-        keep = rng().random(x.shape, dtype=np.float32) >= p
+        keep = draw_rows(lambda shape: rng().random(shape, dtype=np.float32), x.shape) >= p  # a shard: its rows
         mask = Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
     mask.name = f"dropout mask (p={p:g})"
     return x * mask
