@@ -133,16 +133,25 @@ def train_parser():
     parser.add_argument("--metrics-out", metavar="FILE", type=path,
                         help="append JSON lines to FILE: one {\"run\": ...} record of the run's settings, then one "
                              "object per epoch (epoch, train_loss, test_acc, seconds, learning_rate)")
+    _output_and_job(parser)
+    return parser
+
+
+def _output_and_job(parser) -> None:
+    """The trainer's output options, and its data-parallel job's."""
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true",
                         help="print nothing but errors (no epoch lines, no progress line, no notes)")
     output.add_argument("--verbose", action="store_true",
                         help="also print the settings in effect (model, optimizer, learning rate, batch size, "
                              "epochs, seed, threads) before training, and a note when the machine is busy")
+    parser.add_argument("--collective-timeout", type=positive_float, metavar="SECONDS", default=120.0,
+                        help="in a data-parallel job (mpiexec -n N python -m tinygrad_mnist.train), end the job "
+                             "with one line when a rank waits longer than this for the others: one is stopped, "
+                             "stuck or gone (default: 120)")
     parser.add_argument("--graph", metavar="FILE", type=path,
                         help="write the computation graph of one training step (Graphviz DOT, with the "
                              "parameters' gradient norms) to FILE and exit without training")
-    return parser
 
 
 def _checkpoint_parser(prog: str, description: str, errors: str, use: str):

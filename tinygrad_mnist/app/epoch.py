@@ -1,10 +1,15 @@
 """One epoch of training: the batches of a shuffle, a step on each, and the guard that ends a
-run whose loss has diverged."""
+run whose loss has diverged. In a data-parallel job (`distributed.DataParallel`) each rank
+steps on its shard of every batch; the batch's loss and a stop request are agreed by all ranks
+before backward, so they diverge, stop and print together."""
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
+import numpy as np
+
+from ..autograd import no_grad
 from ..datasets import mnist
 from ..generator import rng
 from ..nn import Module, Optimizer
@@ -13,7 +18,10 @@ from .runner import CommandError, StopRequest
 
 
 class TrainingError(CommandError):
-    """Training cannot go on (diverged, or a setting this machine cannot honour)."""
+    """Training cannot go on (diverged, or a setting this machine cannot honour). `shared`: every
+    rank of a job raised it from numbers they agreed on, so rank 0's line says it for all."""
+
+    shared = False
 
 
 class DivergenceGuard:
@@ -29,8 +37,10 @@ class DivergenceGuard:
         if self.first is None:
             self.first = value
         if not math.isfinite(value) or (self.first and value > self.FACTOR * self.first):
-            raise TrainingError(f"training diverged at epoch {epoch} (loss {value:.4g}); "
+            err = TrainingError(f"training diverged at epoch {epoch} (loss {value:.4g}); "
                                 f"try a smaller --learning-rate (now {learning_rate:g})")
+            err.shared = True  # the batch loss is the same number on every rank
+            raise err
 
 
 def batches_of(n: int, batch_size: int) -> list:
@@ -44,7 +54,8 @@ def batches_of(n: int, batch_size: int) -> list:
 
 def train_epoch(model: Module, optimizer: Optimizer, data: mnist.Dataset, batch_size: int, epoch: int,
                 stop: StopRequest, show_progress: bool, guard: Optional[DivergenceGuard] = None) -> Optional[float]:
-    """One pass over the training set; the mean batch loss, or None if stopped part-way."""
+    """One pass over the training set; the mean batch loss, or None if stopped part-way. A
+    data-parallel `model` (it has `synchronize`) steps on this rank's shard of each batch."""
     images, labels = data.images("train", model.sparse_input), data.train_labels
     guard = guard or DivergenceGuard()
     batches = batches_of(len(images), batch_size)
@@ -52,20 +63,63 @@ def train_epoch(model: Module, optimizer: Optimizer, data: mnist.Dataset, batch_
     model.train()
     total = 0.0
     for step, idx in enumerate(batches, start=1):
-        xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
-        batch_loss = model.loss(xs, ys)  # nll(log_softmax(model(xs))), dropout active (train mode)
-        value = batch_loss.item()
         try:
-            guard.check(value, epoch, optimizer.learning_rate)
+            if hasattr(model, "synchronize"):
+                value = parallel_step(model, optimizer, images, labels, idx, stop, guard, epoch)
+            else:
+                value = step_on(model, optimizer, images, labels, idx, guard, epoch)
         except TrainingError:
             progress.close()
             raise
-        optimizer.backward_step(batch_loss)
-        del batch_loss  # free this step's graph before the next forward pass allocates another
         total += value
-        progress.update(step, value, len(ys))
+        progress.update(step, value, len(labels) if idx is None else len(idx))
         if stop.requested and step < len(batches):
             progress.close()
             return None
     progress.close()
     return total / len(batches)
+
+
+def step_on(model: Module, optimizer: Optimizer, images, labels, idx, guard: DivergenceGuard, epoch: int) -> float:
+    """One step on the batch `idx` (None: all of it); its loss."""
+    xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
+    batch_loss = model.loss(xs, ys)  # nll(log_softmax(model(xs))), dropout active (train mode)
+    value = batch_loss.item()
+    guard.check(value, epoch, optimizer.learning_rate)
+    optimizer.backward_step(batch_loss)
+    return value  # the step's graph goes with batch_loss, before the next forward allocates another
+
+
+def parallel_step(model, optimizer: Optimizer, images, labels, idx, stop: StopRequest, guard: DivergenceGuard,
+                  epoch: int) -> float:
+    """One step of a data-parallel job: this rank's rows of the batch, the batch's loss (each
+    rank's share of it, summed) and the stop request agreed before backward, the gradients
+    summed by `model.synchronize()` before the step. A rank without rows (a batch smaller than
+    the job) runs the forward pass all the same: it draws the batch's random numbers."""
+    rows = len(labels) if idx is None else len(idx)
+    with model.shard(rows) as (lo, hi):
+        xs, ys = _rows(images, labels, idx, lo, hi)
+        optimizer.zero_grad()
+        if hi > lo:
+            batch_loss = model.loss(xs, ys)
+            local = batch_loss.item()
+        else:
+            with no_grad():
+                model(xs)
+            batch_loss, local = None, 0.0
+    agreed = np.array([local * model.share, float(stop.signalled)])
+    model.group.all_reduce(agreed)
+    stop.requested = bool(agreed[1] > 0)  # any rank signalled: every rank stops after this step
+    guard.check(float(agreed[0]), epoch, optimizer.learning_rate)
+    if batch_loss is not None:
+        batch_loss.backward()
+        del batch_loss
+    model.synchronize()
+    optimizer.step()
+    return float(agreed[0])
+
+
+def _rows(images, labels, idx, lo: int, hi: int) -> Tuple:
+    if idx is None:
+        return images.narrow(0, lo, hi - lo), labels.narrow(0, lo, hi - lo)
+    return images[idx[lo:hi]], labels[idx[lo:hi]]

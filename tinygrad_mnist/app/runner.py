@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from typing import Callable, Optional, TextIO
 
 import numpy as np
 
 from .. import kernels
 from ..datasets.mnist import DatasetError
+from ..distributed.group import CollectiveTimeout, MPIMissing
 from ..nn.checkpoint import CheckpointError
 
 
@@ -22,19 +24,43 @@ class CommandError(Exception):
     """An expected failure of a program: one line on stderr, exit status 1."""
 
 
+_rank = (0, 1)  # this process's rank and the job's size (app/job.py sets them)
+
+
+def set_rank(rank: int, size: int) -> None:
+    """In a job of several ranks, errors name the rank that had them; one every rank had alike
+    (`shared`: a diverged loss they agreed on) is said by rank 0 alone."""
+    global _rank
+    _rank = (rank, size)
+
+
+def say_error(prog: str, err: Exception) -> None:
+    rank, size = _rank
+    if size > 1 and getattr(err, "shared", False) and rank:
+        return
+    print(f"{f'rank {rank}: ' if size > 1 else ''}{prog}: error: {err}", file=sys.stderr, flush=True)
+
+
 class StopRequest:
     """The first Ctrl-C (or SIGTERM) asks the loop to stop after the current step; a second one
-    stops at once."""
+    stops at once. In a data-parallel job (`agree`) a signal only marks this rank (`signalled`):
+    the ranks agree at each step whether any was signalled and set `requested` together, so they
+    stop at the same step; and a second signal within a second is the same Ctrl-C (a terminal
+    signals every rank, and mpiexec forwards its own)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SAME_CTRL_C = 1.0  # seconds
 
-    def __init__(self) -> None:
-        self.requested = False
+    def __init__(self, agree: bool = False) -> None:
+        self.requested = self.signalled = False
+        self.agree, self._first = agree, 0.0
 
     def _handler(self, signum, frame) -> None:
-        if self.requested:
+        if self.signalled and not (self.agree and time.monotonic() - self._first < self.SAME_CTRL_C):
             raise KeyboardInterrupt
-        self.requested = True
+        if not self.signalled:
+            self.signalled, self._first = True, time.monotonic()
+        self.requested = self.requested or not self.agree
 
     def __enter__(self) -> "StopRequest":
         self._previous = [signal.signal(s, self._handler) for s in self.SIGNALS]
@@ -74,8 +100,8 @@ def run_command(parser, run_fn: Callable, argv=None) -> int:
     try:
         with np.errstate(all="ignore"):
             return run_fn(args)
-    except (DatasetError, CheckpointError, CommandError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+    except (DatasetError, CheckpointError, CommandError, CollectiveTimeout, MPIMissing) as err:
+        say_error(parser.prog, err)
         return 1
     except KeyboardInterrupt:
         print("Interrupted", file=sys.stderr)

@@ -30,7 +30,8 @@ from .._version import VERSION
 from ..datasets import mnist
 from ..generator import rng
 from ..generator import seed as seed_generator
-from .inference import EVAL_BATCH, accuracy, build, checkpoint_model
+from .inference import EVAL_BATCH, build, checkpoint_model
+from .job import Job
 from .models import IMAGE_DIM
 from ..nn import SGD, AdamW, CheckpointError, Module, NewtonCG, Optimizer, VarMap, checkpoint
 from ..kernels.pool import usable_cores
@@ -140,13 +141,13 @@ class Outcome:
     interrupted: bool = False
 
 
-def report_settings(args, settings: Settings, train_size: int, say) -> None:
+def report_settings(args, settings: Settings, train_size: int, say, job: Job) -> None:
     """With --verbose, the settings line on stdout. On a busy machine, a note: on stdout with
     --verbose, else on stderr when it is a terminal (a person watching; a log keeps its errors
-    to one line)."""
+    to one line). Not in a job of several ranks, whose ranks share the cores by design."""
     if args.verbose:
         say(settings_line(settings, train_size, kernels.get_threads()))
-    note = None if args.threads or args.quiet or not hasattr(os, "getloadavg") else \
+    note = None if args.threads or args.quiet or job.parallel or not hasattr(os, "getloadavg") else \
         busy_note(kernels.get_threads(), usable_cores(), os.getloadavg()[0])
     if note and args.verbose:
         say(note)
@@ -210,28 +211,28 @@ def run_record(args, settings: Settings, first: int) -> dict:
 
 
 def train_epochs(args, settings: Settings, model: Module, varmap: VarMap, optimizer: Optimizer,
-                 data: mnist.Dataset, outcome: Outcome, stop: StopRequest, say) -> Outcome:
+                 data: mnist.Dataset, outcome: Outcome, stop: StopRequest, say, job: Job) -> Outcome:
     """The epochs, each ending in its line, its metrics record and (when the run saves) a snapshot;
     Ctrl-C or SIGTERM stops after the current batch."""
     guard = DivergenceGuard()
     for epoch in range(outcome.first, outcome.first + settings.epochs):
         start = time.perf_counter()
         optimizer.set_learning_rate(settings.learning_rate * settings.lr_decay ** (epoch - 1))
-        train_loss = train_epoch(model, optimizer, data, settings.batch_size, epoch, stop, not args.quiet, guard)
+        train_loss = train_epoch(model, optimizer, data, settings.batch_size, epoch, stop, not args.quiet and job.lead, guard)
         if train_loss is None:
             break
         if not all(np.isfinite(v.data).all() for v in varmap.all_vars()):
             raise TrainingError(f"training diverged at epoch {epoch} (the weights are no longer finite); "
                                 f"try a smaller --learning-rate (now {settings.learning_rate:g})")
-        test_acc = accuracy(model, data.images("test", model.sparse_input), data.test_labels,
-                            EVAL_BATCH.get(settings.model))
+        test_acc = job.accuracy(model, data.images("test", model.sparse_input), data.test_labels,
+                                EVAL_BATCH.get(settings.model), stop)
         seconds = time.perf_counter() - start
         say(epoch_line(epoch, train_loss, test_acc, seconds))
-        if args.metrics_out:  # test accuracy in percent, as the epoch line prints it
+        if args.metrics_out and job.lead:  # test accuracy in percent, as the epoch line prints it
             append_metrics(args.metrics_out, {"epoch": epoch, "train_loss": train_loss, "test_acc": 100 * test_acc,
                                               "seconds": seconds, "learning_rate": optimizer.learning_rate})
         outcome.epochs_done += 1
-        if args.save_model_path:
+        if args.save_model_path and job.lead:
             outcome.completed = {k: v.copy() for k, v in varmap.data().items()}
             outcome.snapshot = resume.TrainingState.take(optimizer, rng(), outcome.previous + outcome.epochs_done,
                                                          settings.stored())
@@ -242,11 +243,14 @@ def train_epochs(args, settings: Settings, model: Module, varmap: VarMap, optimi
 
 
 def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outcome: Outcome,
-           stop: StopRequest, say) -> int:
+           stop: StopRequest, say, job: Job) -> int:
     """Save what the run earned: all of it, or after Ctrl-C the last completed epoch. A signal
-    during a save waits for it: a finished run interrupted while it saves still ends saved."""
+    during a save waits for it: a finished run interrupted while it saves still ends saved.
+    In a job of several ranks, rank 0 saves and speaks for all."""
     meta = settings.checkpoint_metadata(outcome.previous + outcome.epochs_done)
     path = args.save_model_path
+    if not job.lead:
+        return 130 if outcome.interrupted else 0
     if outcome.interrupted:
         if outcome.completed is not None:  # roll back any half-done epoch, keep the last whole one
             for name, arr in outcome.completed.items():
@@ -270,27 +274,33 @@ def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outco
 
 def run(args, out: Optional[TextIO] = None) -> int:
     """Train as `args` say: settings → data and model → starting weights → epochs → save."""
-    say = printer(out or sys.stdout, args.quiet)
+    job = Job.start(args)
+    say = printer(out or sys.stdout, args.quiet or not job.lead)
     resumed = resume.load(args.resume) if args.resume else None
     if args.resume and not args.save_model_path:  # continuing a run saves it where it was
         args.save_model_path = args.resume
     settings = Settings.of(args, resumed)
-    set_threads(args.threads)
-    check_outputs(args)
+    job.check(args, settings.optimizer)
+    set_threads(job.threads(args.threads))
+    if job.lead:
+        check_outputs(args)
     data, model, varmap = load_data_and_model(args, settings)
-    report_settings(args, settings, len(data.train_images), say)
+    report_settings(args, settings, len(data.train_images), say, job)
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
         say(f"{name.replace('_', ' ').title()}: {list(getattr(data, name).shape)}")
     previous = start_from(args, varmap, resumed, say)
     if args.graph:
         return write_graph(args.graph, model, data, min(settings.batch_size, len(data.train_images)), say)
+    model = job.wrap(model)  # a job of several ranks: rank 0's weights, broadcast
     optimizer = make_optimizer(settings, varmap, resumed, args.resume)
     outcome = Outcome(first=resumed.epoch + 1 if resumed else 1, previous=previous)  # a resumed run's numbering goes on
-    if args.metrics_out:
+    if args.metrics_out and job.lead:
         append_metrics(args.metrics_out, run_record(args, settings, outcome.first))
-    with StopRequest() as stop:  # through the last save: a signal there waits for the file
-        train_epochs(args, settings, model, varmap, optimizer, data, outcome, stop, say)
-        return finish(args, settings, varmap, optimizer, outcome, stop, say)
+    with StopRequest(agree=job.parallel) as stop:  # through the last save: a signal there waits for the file
+        train_epochs(args, settings, model, varmap, optimizer, data, outcome, stop, say, job)
+        status = finish(args, settings, varmap, optimizer, outcome, stop, say, job)
+    job.group.finalize()  # every rank waits for rank 0's save; a failure exits without, ending the job
+    return status
 
 
 def save_run(path: str, varmap: VarMap, meta: dict, snapshot: resume.TrainingState) -> List[int]:
