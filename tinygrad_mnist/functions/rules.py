@@ -45,7 +45,9 @@ class Elementwise(Function):
 
     @classmethod
     def backward(cls, ctx: Context, grad):
-        return tuple(None if d is None else grad * d for d in cls.derivatives(ctx, ctx.needs_input_grad))
+        if len(ctx.needs_input_grad) == 1:  # one input (it wants its gradient, or backward would not run)
+            return grad * cls.derivative(ctx)
+        return tuple([None if d is None else grad * d for d in cls.derivatives(ctx, ctx.needs_input_grad)])
 
     @classmethod
     def jvp(cls, ctx: Context, *tangents):
