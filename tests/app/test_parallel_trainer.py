@@ -142,3 +142,14 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_and_saves(data, tmp_path):
     ours = [line for line in err.splitlines() if not line.startswith("[mpiexec@")]  # mpiexec's own notes
     assert len(ours) == 1 and ours[0].startswith("Interrupted: saved the weights of epoch "), err
     assert int(checkpoint.metadata(str(path))["epochs"]) >= 1
+
+
+def test_the_ranks_share_the_cores(data):
+    """Without --threads, each of two ranks gets half the cores this process may use (at least one)."""
+    from tinygrad_mnist.kernels.pool import usable_cores
+    proc = subprocess.run([mpiexec(), "-n", "2", sys.executable, "-m", "tinygrad_mnist.train", "--local-mnist", data,
+                           "--epochs", "0", "--verbose"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    threads = max(1, usable_cores() // 2)
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("Settings:")]  # rank 0's alone
+    assert line.endswith(f", {threads} thread{'s' if threads > 1 else ''}"), line

@@ -73,6 +73,7 @@ def train(group, out, overlap, bucket):
     if group.rank == 0:
         np.savez(out, **weights)
     print("ok", flush=True)
+    group.finalize()  # every rank ends together: one that exits without it ends the job
 
 
 if __name__ == "__main__":
