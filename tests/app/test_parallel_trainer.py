@@ -11,7 +11,7 @@ import uuid
 import numpy as np
 import pytest
 
-from hostile import data, good, one_line_error  # noqa: F401  (fixtures)
+from hostile import data, error_lines, good, one_line_error  # noqa: F401  (fixtures)
 from launch import mpiexec, needs_mpi, ranks_of
 from tinygrad_mnist.nn import checkpoint
 
@@ -50,7 +50,7 @@ def test_one_two_and_three_ranks_train_the_same_model(data, tmp_path, model, arg
         path = tmp_path / f"{model}-{n}.safetensors"
         proc = train(n, "--local-mnist", data, "--model", model, "--epochs", "2", "--save-model-path", path, *argv)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert proc.stderr == ""
+        assert error_lines(proc.stderr) == []  # a slow batch may print rank 0's progress line, nothing else
         lines = proc.stdout.splitlines()
         assert [line.split()[1] for line in lines if line.startswith("Epoch:")] == ["1", "2"]  # rank 0 only
         assert lines.count(f"Saving trained weight in {path}") == 1
