@@ -48,8 +48,7 @@ def test_labels_are_escaped():
     assert 'label="say \\"hi\\"\\n[1] float32"' in to_dot(t * 2.0)
 
 
-def test_show_draws_svg_with_graphviz_and_text_without(monkeypatch):
-    import shutil
+def test_show_is_the_page_inline_and_text_says_what_it_shows():
     from tinygrad_mnist.trace import BackwardTrace
     from tinygrad_mnist.viz import show
     w = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
@@ -57,11 +56,34 @@ def test_show_draws_svg_with_graphviz_and_text_without(monkeypatch):
     loss = nll(Tensor(np.ones((4, 2), np.float32)).matmul(w).log_softmax(), [0, 1, 2, 0])
     record = BackwardTrace()
     loss.backward(trace=record)
-    assert repr(show(loss, record)).splitlines() == [  # without Graphviz, the text shows what the SVG shows
+    assert repr(show(loss, record)).splitlines() == [  # the text shows what the page shows
         "[1] t5 [] = NLL(t3, t4)", "    saved [4, 3] float32 (48 B), [4] int64 (32 B); sent t3 [4, 3] norm 0.5",
         "[2] t3 [4, 3] = LogSoftmax(t2)", "    saved [4, 3] float32 (48 B); sent t2 [4, 3] norm 0.4082",
         "[3] t2 [4, 3] = MatMul(t0, w)", "    saved [4, 2] float32 (32 B), [2, 3] float32 (24 B); sent w [2, 3] norm 0.2887",
         "w [2, 3]: .grad norm 0.2887"]
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    assert show(loss)._repr_svg_() is None  # the notebook then shows the text
+    inline = show(loss, record)._repr_html_()  # no Graphviz needed: the page, in an iframe
+    assert inline.startswith("<iframe srcdoc=") and "&lt;svg" in inline and "sandbox=\"allow-scripts\"" in inline
     assert "requires grad" in w._repr_html_() and ".grad" in w._repr_html_()
+
+
+def test_the_graph_as_data_names_nodes_as_the_trace_does():
+    from tinygrad_mnist.trace import BackwardTrace
+    from tinygrad_mnist.viz import graph_data
+    x = Tensor(np.ones((3, 2), np.float32))
+    w = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    b = Tensor(np.zeros(3, np.float32), requires_grad=True)
+    w.name, b.name = "w", "b"
+    loss = (x @ w + b).sum()
+    record = BackwardTrace()
+    loss.backward(trace=record)
+    graph = graph_data(loss, record)
+    tensors = {n["key"]: n for n in graph["nodes"] if n["kind"] == "tensor"}
+    ops = [n for n in graph["nodes"] if n["kind"] == "op"]
+    assert [n["op"] for n in ops] == ["MatMul", "Add", "Sum"] and ops[0]["derivative"].startswith("a @ b:")
+    assert {n["name"] for n in tensors.values()} == {"t0", "w", "t2", "b", "t4", "t5"}
+    visited = {r["key"]: r["node"] for r in record.records if "key" in r}
+    assert all(tensors[k]["name"] == name for k, name in visited.items())  # one naming for both
+    bias_edge = next(e for e in graph["edges"] if tensors.get(e["from"], {}).get("name") == "b")
+    assert bias_edge["grad"]["shape"] == [3] and ops[1]["saved"] == "saved nothing"
+
+

@@ -150,8 +150,9 @@ def _output_and_job(parser) -> None:
                              "with one line when a rank waits longer than this for the others: one is stopped, "
                              "stuck or gone (default: 120)")
     parser.add_argument("--graph", metavar="FILE", type=path,
-                        help="write the computation graph of one training step (Graphviz DOT, with the "
-                             "parameters' gradient norms) to FILE and exit without training")
+                        help="write the computation graph of one training step with its backward pass to FILE and "
+                             "exit without training: FILE.html a page that steps through backward (offline, no "
+                             "Graphviz), FILE.svg a drawing, any other name Graphviz DOT")
 
 
 def _checkpoint_parser(prog: str, description: str, errors: str, use: str):

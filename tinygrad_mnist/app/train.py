@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, TextIO
 
 import numpy as np
 
-from .. import files, kernels
+from .. import files, kernels, viz
 from . import cli, resume
 from .._version import VERSION
 from ..datasets import mnist
@@ -40,7 +40,6 @@ from .progress import append_metrics, busy_note, epoch_line, resume_command, set
 from .runner import StopRequest, exit_now, printer, run_command, set_threads
 from ..tensor import Tensor
 from ..trace import BackwardTrace
-from ..viz import to_dot
 
 
 def check_writable(path: str) -> None:
@@ -70,8 +69,10 @@ def warm_up(model: Module, varmap: VarMap, quiet: bool = True) -> None:
 
 
 def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, say) -> int:
-    """The DOT graph of one training step, the first batch of the stored order (`batch_size` images),
-    drawn with its backward pass: the order backward visits the ops and the gradients on the edges."""
+    """The graph of one training step, the first batch of the stored order (`batch_size` images),
+    drawn with its backward pass: `.html` a page that steps through it, `.svg` a drawing (no
+    Graphviz needed), anything else Graphviz DOT with the order backward visits the ops and the
+    gradients on the edges."""
     xs, ys = data.images("train", model.sparse_input).narrow(0, 0, batch_size), data.train_labels.narrow(0, 0, batch_size)
     xs.name, ys.name = "images", "labels"
     step_loss = model.train().loss(xs, ys)
@@ -79,8 +80,7 @@ def write_graph(path: str, model: Module, data: mnist.Dataset, batch_size: int, 
     record = BackwardTrace()
     step_loss.backward(trace=record)
     try:
-        with open(path, "w") as f:
-            f.write(to_dot(step_loss, show_grad=True, trace=record))
+        viz.write(path, step_loss, record)
     except OSError as err:
         raise TrainingError(f"{path}: cannot write the graph: {err.strerror or err}") from None
     say(f"Wrote the graph of one training step (the first {batch_size} training images, "
