@@ -11,7 +11,8 @@ MODULES = ["tinygrad_mnist", "tinygrad_mnist.datasets.mnist", "tinygrad_mnist.ke
            "tinygrad_mnist.app.predict", "tinygrad_mnist.app.plot", "tinygrad_mnist.losses", "tinygrad_mnist.trace",
            "tinygrad_mnist.functional", "tinygrad_mnist.forward_ad", "tinygrad_mnist.app.runner", "tinygrad_mnist.app.inference",
            "tinygrad_mnist.app.commands", "tinygrad_mnist.kernels.cache", "tinygrad_mnist.files", "tinygrad_mnist.app",
-           "tinygrad_mnist.train", "tinygrad_mnist.evaluate", "tinygrad_mnist.predict", "tinygrad_mnist.plot"]
+           "tinygrad_mnist.train", "tinygrad_mnist.evaluate", "tinygrad_mnist.predict", "tinygrad_mnist.plot",
+           "tinygrad_mnist.distributed", "tinygrad_mnist.app.job", "tinygrad_mnist.viz.page"]
 
 PROBE = """
 import os, signal, sys, threading
