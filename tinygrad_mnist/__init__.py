@@ -16,11 +16,14 @@ import importlib
 from typing import Any
 
 from ._version import VERSION as __version__  # noqa: F401
+from . import spelling  # names only: imports no numpy
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, jvpcheck  # import no numpy until they run
 
 _EXPORTS = {"Tensor": "tensor", "cat": "tensor", "stack": "tensor", "nll": "losses", "cross_entropy": "losses",
-            "no_grad": "autograd", "is_grad_enabled": "autograd", "enable_grad": "autograd"}
-_MODULES = ("autograd", "functional", "forward_ad")  # `tinygrad_mnist.functional.hvp`, PyTorch's layout
+            "no_grad": "autograd", "is_grad_enabled": "autograd", "enable_grad": "autograd",
+            "set_grad_enabled": "autograd"}
+_EXPORTS.update(dict.fromkeys(spelling.NAMES, "spelling"))  # `torch.zeros`, `torch.device`, `torch.save`, ...
+_MODULES = ("autograd", "functional", "forward_ad", "optim", "utils", "nn", "tensor")  # PyTorch's layout
 __all__ = list(_EXPORTS) + list(_MODULES) + ["gradcheck", "gradgradcheck", "jvpcheck", "GradcheckError"]
 
 

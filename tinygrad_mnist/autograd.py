@@ -3,10 +3,10 @@
 This module owns reverse-mode autodiff and nothing else. It never looks at
 what an op computes (that is `functions/`) nor how (that is `kernels/`).
 
-A `Function` subclass is one op: `forward(ctx, *arrays)` computes the output
+A `Op` subclass is one op: `forward(ctx, *arrays)` computes the output
 from plain numpy arrays, `backward(ctx, grad)` returns one gradient per input,
 `jvp(ctx, *tangents)` the output's tangent (forward mode, `forward_ad.py`).
-`Function.apply` runs `forward` and, when some input wants a gradient, keeps a
+`Op.apply` runs `forward` and, when some input wants a gradient, keeps a
 `Context` on the output: the op, its parents and whatever `forward` saved.
 `backward(roots, ...)` walks those contexts from the roots to the leaves.
 
@@ -41,7 +41,7 @@ class Context:
         self.fn = fn
         self.parents = parents
         self.needs_input_grad = needs_input_grad
-        self.settings = settings  # the op's keyword arguments, where it keeps them (`Function.keeps_settings`)
+        self.settings = settings  # the op's keyword arguments, where it keeps them (`Op.keeps_settings`)
         self._saved: tuple = ()
         self._freed = False
 
@@ -71,9 +71,9 @@ class Context:
         if not isinstance(a, np.ndarray):
             return a
         for p in self.parents:
-            if a is p.data:
+            if a is p.array:
                 return p
-        if a is out.data:
+        if a is out.array:
             return out
         return made_like(self.parents[0])(a)
 
@@ -107,7 +107,7 @@ def is_array(x: Any) -> bool:
     return isinstance(x, _PLAIN)
 
 
-class Function:
+class Op:
     """Base class of every op; see the module docstring. `keeps_settings`: the context keeps the
     keyword arguments the op was applied with (a linear op's jvp replays forward with them)."""
 
@@ -141,7 +141,7 @@ class Function:
         enabled = _mode.enabled
         needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs, kwargs if cls.keeps_settings else None)
-        data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        data = cls.forward(ctx, *[t.array for t in inputs], **kwargs)
         if not isinstance(data, np.ndarray) and np.ndim(data) == 0:  # a ufunc's scalar from a 0-d array
             raw, data = data, np.asarray(data)
             ctx._saved = tuple(data if s is raw else s for s in ctx._saved)
@@ -260,10 +260,10 @@ def _hooked(node, g):
         out = fn(made_like(node)(g) if is_array(g) else g)
         if out is None:
             continue
-        if tuple(out.shape) != tuple(node.data.shape):
+        if tuple(out.shape) != tuple(node.array.shape):
             raise RuntimeError(f"a gradient hook returned shape {tuple(out.shape)} for a tensor of shape "
-                               f"{tuple(node.data.shape)}")
-        g = np.array(getattr(out, "data", out), dtype=node.data.dtype) if is_array(g) else out
+                               f"{tuple(node.array.shape)}")
+        g = np.array(getattr(out, "array", out), dtype=node.array.dtype) if is_array(g) else out
     return g
 
 
@@ -325,9 +325,9 @@ def _accumulate(leaf, g, trace, owned: bool = False) -> None:
     """A leaf keeps what it received in `.grad`, a tensor, added to what it already held; an array
     the pass owns is kept, not copied (as PyTorch's AccumulateGrad steals an unshared gradient)."""
     if isinstance(g, _PLAIN):
-        g, owned = (g, owned) if g.dtype == leaf.data.dtype else (g.astype(leaf.data.dtype), True)
+        g, owned = (g, owned) if g.dtype == leaf.array.dtype else (g.astype(leaf.array.dtype), True)
         leaf.grad = made_like(leaf)(g if owned else g.copy()) if leaf.grad is None else \
-            made_like(leaf)(leaf.grad.data + g)
+            made_like(leaf)(leaf.grad.array + g)
     else:
         g = g if g.dtype == leaf.dtype else g.astype(leaf.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
@@ -352,8 +352,8 @@ def _visit(node, g, pending: dict, create_graph: bool, trace) -> None:
         if create_graph and isinstance(pg, _PLAIN):  # a constant gradient (a mask, zeros): a constant tensor
             pg = made_like(parent)(np.asarray(pg))
         full = pg
-        if pg.shape != parent.data.shape:
-            pg = unbroadcast(pg, parent.data.shape)
+        if pg.shape != parent.array.shape:
+            pg = unbroadcast(pg, parent.array.shape)
         key = id(parent)
         if trace:
             trace.passed(node, parent, full, pg, key in pending)
@@ -365,13 +365,13 @@ def seed(out, gradient, create_graph: bool, missing: str):
     may leave it out: 1), as a tensor when the pass is recorded. `missing` is the error for a
     larger `out` without one ({shape} is filled in)."""
     if gradient is None:
-        if out.data.size != 1:
+        if out.array.size != 1:
             raise RuntimeError(missing.format(shape=out.shape))
-        gradient = np.ones_like(out.data)
+        gradient = np.ones_like(out.array)
     if create_graph and hasattr(gradient, "_ctx"):  # a tensor, perhaps a graph itself: kept as it is
         return gradient
-    g = np.asarray(gradient if isinstance(gradient, np.ndarray) else getattr(gradient, "data", gradient),
-                   dtype=out.data.dtype)  # an array's own .data is a memoryview of it
+    g = np.asarray(gradient if isinstance(gradient, np.ndarray) else getattr(gradient, "array", gradient),
+                   dtype=out.array.dtype)  # a tensor's values; an array is taken as it is
     return made_like(out)(g) if create_graph else g
 
 
@@ -395,6 +395,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
                                "or it was made under no_grad())")
         seeds.append(seed(out, g, create_graph, "grad(): an output of shape {shape} needs grad_outputs (a "
                                                 "cotangent of its shape)"))
+        if tuple(seeds[-1].shape) != tuple(out.shape):
+            raise RuntimeError(f"grad(): Mismatch in shape: grad_outputs[{len(seeds) - 1}] has a shape of "
+                               f"{tuple(seeds[-1].shape)} and outputs[{len(seeds) - 1}] has a shape of {tuple(out.shape)}")
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad(): an input does not require a gradient")
@@ -406,5 +409,225 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
         if g is None and not allow_unused:
             raise RuntimeError("grad(): one of the inputs was not used to compute the outputs; pass "
                                "allow_unused=True to get None for it")
-        result.append(None if g is None else (made_like(t)(np.asarray(g, dtype=t.data.dtype)) if is_array(g) else g))
+        result.append(None if g is None else (made_like(t)(np.asarray(g, dtype=t.array.dtype)) if is_array(g) else g))
     return tuple(result)
+
+
+# ---------------------------------------------------------------- custom functions, PyTorch's contract
+class FunctionCtx:
+    """The `ctx` a custom `Function` gets (PyTorch's): `save_for_backward(*tensors)` and
+    `saved_tensors` (freed after backward unless retain_graph, as an op's arrays are),
+    `needs_input_grad` (one bool per forward argument), `save_for_forward` for `jvp`,
+    `mark_non_differentiable`, `set_materialize_grads`; any other attribute for settings."""
+
+    def __init__(self, needs_input_grad: tuple):
+        self.needs_input_grad = needs_input_grad
+        self.materialize_grads = True
+        self._node: Optional[Context] = None
+        self._saved: tuple = ()
+        self._for_forward: tuple = ()
+        self._non_differentiable: list = []
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        for t in tensors:
+            if t is not None and not hasattr(t, "_ctx"):
+                raise TypeError(f"save_for_backward can only save tensors (or None), got {type(t).__name__}; keep "
+                                "other values as attributes of ctx")
+        self._saved = tensors
+
+    def save_for_forward(self, *tensors: Any) -> None:
+        self._for_forward = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._node is not None and self._node._freed:
+            raise RuntimeError(FREED.format(op=self._node.fn.__name__))
+        return self._saved if self._node is None else self._node._saved
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        self._non_differentiable.extend(tensors)
+
+    def mark_dirty(self, *tensors: Any) -> None:  # in-place outputs: nothing to do, arrays are not versioned
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = value
+
+
+class Function:
+    """A user's op with PyTorch's contract (`torch.autograd.Function`):
+
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x):              # tensors in, tensors out; nothing recorded
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
+
+            @staticmethod
+            def backward(ctx, grad):          # tensors in, one gradient (or None) per forward argument
+                (y,) = ctx.saved_tensors
+                return grad * y
+
+        Exp.apply(x)
+
+    `backward` runs on tensors in every mode: in a first-order pass nothing it does is recorded;
+    under `create_graph` it is recorded, so the gradient is differentiated again through the
+    ops it used (and through this Function, where it uses a saved output). An optional
+    `jvp(ctx, *tangents)` gives forward mode. `forward` may return a tuple of tensors."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("a Function subclass defines forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grads: Any) -> Any:
+        raise NotImplementedError("a Function subclass defines backward(ctx, *grads) to be differentiated")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        positions = [i for i, a in enumerate(args) if hasattr(a, "_ctx")]
+        tensors = tuple(args[i] for i in positions)
+        enabled = _mode.enabled
+        fctx = FunctionCtx(tuple(enabled and hasattr(a, "_ctx") and a.requires_grad for a in args))
+        try:
+            with no_grad():
+                result = cls.forward(fctx, *args, **kwargs)
+        except TypeError as err:
+            if "does not support ufuncs" not in str(err):
+                raise
+            raise TypeError(f"{cls.__name__}.forward gets tensors (PyTorch's contract) and numpy's functions refuse "
+                            "them: use tensor methods (x.exp()), or subclass autograd.Op for an op on numpy "
+                            f"arrays ({err})") from None
+        outs = result if isinstance(result, tuple) else (result,)
+        if not all(hasattr(o, "_ctx") for o in outs):
+            raise TypeError(f"{cls.__name__}.forward must return a tensor or a tuple of tensors")
+        outs = tuple(made_like(o)(o.array) if any(o is t for t in tensors) else o for o in outs)  # never an input
+        live = [i for i, o in enumerate(outs) if o.array.dtype.kind == "f" and
+                not any(o is n for n in fctx._non_differentiable)]
+        if not live or not (enabled and any(fctx.needs_input_grad)) and not _tangents.active:
+            return result if isinstance(result, tuple) else outs[0]
+        node_cls = _node_class(cls)
+        node = Context(node_cls, tensors, tuple(fctx.needs_input_grad[i] for i in positions),
+                       {"fctx": fctx, "positions": positions, "nargs": len(args), "outs": outs, "live": live})
+        fctx._node, node._saved = node, fctx._saved
+        hub = outs[live[0]] if len(outs) == 1 else made_like(outs[live[0]])(
+            np.concatenate([outs[i].array.reshape(-1) for i in live]))
+        if enabled and any(fctx.needs_input_grad):
+            hub.requires_grad, hub._ctx = True, node
+        if _tangents.active:
+            _tangents.carry(node_cls, node, tensors, hub)
+        if len(outs) == 1:
+            return hub
+        starts = np.cumsum([0] + [outs[i].array.size for i in live])
+        pieces = {i: _Unpack.apply(hub, start=int(a), shape=outs[i].shape, dtype=outs[i].dtype)
+                  for i, a in zip(live, starts)}
+        return tuple(pieces.get(i, o) for i, o in enumerate(outs))
+
+
+def _node_class(cls: type) -> type:
+    """The graph node of a custom Function: an `Op` named `<Name>Backward`, as PyTorch's grad_fn."""
+    if "_node" not in vars(cls):
+        cls._node = type(f"{cls.__name__}Backward", (_CustomNode,), {"user": cls})
+    return cls._node
+
+
+class _CustomNode(Op):
+    """A custom Function's application in the graph: backward and jvp call the user's, on tensors."""
+
+    user: type
+
+    @classmethod
+    def label(cls, ctx: Context) -> str:
+        return cls.user.__name__
+
+    @classmethod
+    def _grads_per_output(cls, s: dict, grad: Any) -> list:
+        """The gradient of each output of forward (the hub's split), as tensors."""
+        outs, live, make = s["outs"], s["live"], made_like(s["outs"][s["live"][0]])
+        g = grad if hasattr(grad, "_ctx") else make(np.asarray(grad))
+        if len(outs) == 1:
+            return [g]
+        per, start = {}, 0
+        for i in live:
+            n = outs[i].array.size
+            per[i] = _Unpack.call(g, start=start, shape=outs[i].shape, dtype=outs[i].dtype) if hasattr(g, "_ctx") \
+                else make(np.asarray(g)[start:start + n].reshape(outs[i].shape).astype(outs[i].dtype))
+            start += n
+        zero = (lambda o: make(np.zeros(o.shape, o.dtype))) if s["fctx"].materialize_grads else (lambda o: None)
+        return [per.get(i) if i in per else zero(o) if o.array.dtype.kind == "f" else None for i, o in enumerate(outs)]
+
+    @classmethod
+    def backward(cls, ctx: Context, grad: Any) -> Any:
+        s, recorded = ctx.settings, not is_array(grad)
+        result = cls.user.backward(s["fctx"], *cls._grads_per_output(s, grad))
+        result = result if isinstance(result, tuple) else (result,)
+        if len(result) != s["nargs"]:
+            raise RuntimeError(f"function {cls.__name__} returned an incorrect number of gradients (expected "
+                               f"{s['nargs']}, got {len(result)})")
+        grads = []
+        for pos, parent in zip(s["positions"], ctx.parents):
+            r = result[pos]
+            if r is not None and tuple(np.shape(getattr(r, "array", r))) != tuple(parent.shape):
+                raise RuntimeError(f"function {cls.__name__} returned an invalid gradient at index {pos} - got "
+                                   f"{list(np.shape(getattr(r, 'data', r)))} but expected shape compatible with "
+                                   f"{list(parent.shape)}")
+            grads.append(None if r is None else r if recorded and hasattr(r, "_ctx") else
+                         np.asarray(getattr(r, "array", r), dtype=parent.array.dtype))
+        return tuple(grads)
+
+    @classmethod
+    def jvp(cls, ctx: Context, *tangents: Any) -> Any:
+        s = ctx.settings
+        if "jvp" not in vars(cls.user) and not any("jvp" in vars(b) for b in cls.user.__mro__[1:-1]
+                                                   if b is not Function):
+            raise NotImplementedError
+        make, args = made_like(ctx.parents[0]), [None] * s["nargs"]
+        for pos, p, t in zip(s["positions"], ctx.parents, tangents):
+            args[pos] = make(np.zeros(p.shape, p.dtype) if t is None else np.asarray(t))
+        out = cls.user.jvp(s["fctx"], *args)
+        outs = out if isinstance(out, tuple) else (out,)
+        return np.concatenate([np.asarray(getattr(outs[i], "array", outs[i])).reshape(-1) for i in s["live"]]) \
+            if len(s["outs"]) > 1 else getattr(outs[0], "array", outs[0])
+
+
+class _Unpack(Op):
+    """One output of a multi-output custom Function: a slice of its node's flat output, reshaped
+    (linear: d/dhub is the slice's indicator; `_Place` is its transpose)."""
+
+    keeps_settings = True
+
+    @staticmethod
+    def forward(ctx: Context, hub: Any, start: int = 0, shape: tuple = (), dtype: Any = None) -> Any:
+        ctx.size, ctx.start = hub.shape[0], start
+        n = int(np.prod(shape))
+        return np.asarray(hub[start:start + n]).reshape(shape).astype(dtype or hub.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return _Place.call(grad, start=ctx.start, size=ctx.size)
+
+    @staticmethod
+    def jvp(ctx: Context, t: Any) -> Any:
+        return _Unpack.call(t, **ctx.settings)
+
+
+class _Place(Op):
+    """A gradient placed into zeros of the hub's length at `start` (`_Unpack`'s transpose)."""
+
+    keeps_settings = True
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, start: int = 0, size: int = 0) -> Any:
+        ctx.start, ctx.shape = start, g.shape
+        out = np.zeros(size, g.dtype)
+        out[start:start + g.size] = g.reshape(-1)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return _Unpack.call(grad, start=ctx.start, shape=ctx.shape)
+
+    @staticmethod
+    def jvp(ctx: Context, t: Any) -> Any:
+        return _Place.call(t, **ctx.settings)

@@ -5,7 +5,7 @@
         y = f(x)
         primal, tangent = forward_ad.unpack_dual(y)   # f(x0) and J·v, in one pass
 
-Inside a dual level, `Function.apply` asks each op for the output's tangent from its inputs'
+Inside a dual level, `Op.apply` asks each op for the output's tangent from its inputs'
 tangents (`jvp(ctx, *tangents)`, beside `forward` and `backward`), right after its forward:
 one pass, no graph kept, whatever the number of outputs. A tangent is a plain array of the
 tensor's shape; an input without one counts as a zero tangent.
@@ -22,7 +22,7 @@ from .autograd import _tangents, made_like
 
 def _carry(cls, ctx, inputs, out) -> None:
     tangents = [getattr(t, "_tangent", None) for t in inputs]
-    if all(t is None for t in tangents) or out.data.dtype.kind != "f":
+    if all(t is None for t in tangents) or out.array.dtype.kind != "f":
         return
     try:
         t = cls.jvp(ctx, *tangents)
@@ -31,7 +31,7 @@ def _carry(cls, ctx, inputs, out) -> None:
                                   "give it a jvp(ctx, *tangents) beside backward (docs/higher-order.md)") from None
     if t is None:
         return
-    t = np.asarray(t, dtype=out.data.dtype)
+    t = np.asarray(t, dtype=out.array.dtype)
     out._tangent = t if t.shape == out.shape else np.broadcast_to(t, out.shape)
 
 
@@ -50,10 +50,10 @@ def make_dual(tensor, tangent: Any):
     """A tensor with `tensor`'s values (the same array) and the tangent `tangent` (its shape)."""
     if not _tangents.active:
         raise RuntimeError("make_dual: open a forward_ad.dual_level() first")
-    t = np.asarray(getattr(tangent, "data", tangent), dtype=tensor.data.dtype)
+    t = np.asarray(getattr(tangent, "array", tangent), dtype=tensor.array.dtype)
     if t.shape != tensor.shape:
         raise ValueError(f"make_dual: tangent of shape {t.shape} for a tensor of shape {tensor.shape}")
-    dual = made_like(tensor)(tensor.data, requires_grad=tensor.requires_grad)
+    dual = made_like(tensor)(tensor.array, requires_grad=tensor.requires_grad)
     dual._tangent = t
     return dual
 

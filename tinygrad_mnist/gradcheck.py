@@ -19,8 +19,8 @@ def _worst(i: int, t: "Tensor", projected: Callable[[], float], eps: float, atol
     """The largest excess over tolerance among input `t`'s elements, nudged one at a time by ±eps:
     (excess, i, index, analytic, numeric), or None when every element agrees."""
     import numpy as np
-    x = t.data
-    analytic = t.grad.data if t.grad is not None else np.zeros_like(x)
+    x = t.array
+    analytic = t.grad.array if t.grad is not None else np.zeros_like(x)
     worst = None
     for idx in np.ndindex(x.shape):
         orig = x[idx]
@@ -36,6 +36,11 @@ def _worst(i: int, t: "Tensor", projected: Callable[[], float], eps: float, atol
     return worst
 
 
+def _as_tuple(inputs) -> tuple:
+    """PyTorch's checks take one tensor or a sequence of them."""
+    return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+
+
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
     """Check d fn(*inputs) / d input for every input with `requires_grad`.
@@ -45,29 +50,32 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
     element is nudged by ±eps and `(f(x+eps) - f(x-eps)) / 2eps` is compared
     with the analytic gradient: |analytic - numeric| <= atol + rtol·|numeric|.
     Returns True, or raises GradcheckError naming the input, the index and both
-    values of the worst mismatch.
+    values of the worst mismatch. `fn` always runs with grad enabled, so a function that
+    differentiates inside (a gradient penalty calling `autograd.grad`) can be checked.
     """
     import numpy as np
 
-    from .autograd import no_grad
+    from .autograd import enable_grad
 
+    inputs = _as_tuple(inputs)
     checked = [i for i, t in enumerate(inputs) if t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; central differences need float64")
-    saved = [(inputs[i].data, inputs[i].grad) for i in checked]
+    saved = [(inputs[i].array, inputs[i].grad) for i in checked]
     try:
         for i in checked:
-            inputs[i].data, inputs[i].grad = inputs[i].data.copy(), None
-        out = fn(*inputs)
-        cotangent = np.random.default_rng(seed).standard_normal(out.shape)
-        out.backward(cotangent)
+            inputs[i].array, inputs[i].grad = inputs[i].array.copy(), None
+        with enable_grad():
+            out = fn(*inputs)
+            cotangent = np.random.default_rng(seed).standard_normal(out.shape)
+            out.backward(cotangent)
 
         def projected() -> float:
-            with no_grad():
-                return float((fn(*inputs).data * cotangent).sum())
+            with enable_grad():
+                return float((fn(*inputs).array * cotangent).sum())
 
         worst = max((_worst(i, inputs[i], projected, eps, atol, rtol) for i in checked),
                     key=lambda w: -1 if w is None else w[0])
@@ -78,7 +86,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
         return True
     finally:
         for i, (data, grad) in zip(checked, saved):
-            inputs[i].data, inputs[i].grad = data, grad
+            inputs[i].array, inputs[i].grad = data, grad
 
 
 def _directions(inputs, seed: int, count: int):
@@ -88,19 +96,23 @@ def _directions(inputs, seed: int, count: int):
 
 
 def _nudged(fn, inputs, direction, eps: float):
-    """(f(x + eps·d) − f(x − eps·d)) / 2eps, every input that requires grad moved along d."""
+    """(f(x + eps·d) − f(x − eps·d)) / 2eps, every input that requires grad moved along d (f run
+    with grad enabled: it may differentiate inside)."""
     import numpy as np
-    saved = [t.data for t in inputs]
+
+    from .autograd import enable_grad
+    saved = [t.array for t in inputs]
     try:
         values = []
         for sign in (1.0, -1.0):
             for t, d, x in zip(inputs, direction, saved):
-                t.data = x if d is None else x + sign * eps * d
-            values.append(np.asarray(fn(*inputs).data, dtype=np.float64))
+                t.array = x if d is None else x + sign * eps * d
+            with enable_grad():
+                values.append(np.asarray(fn(*inputs).array, dtype=np.float64))
         return (values[0] - values[1]) / (2 * eps)
     finally:
         for t, x in zip(inputs, saved):
-            t.data = x
+            t.array = x
 
 
 def _close(analytic, numeric, atol: float, rtol: float, what: str) -> None:
@@ -119,7 +131,8 @@ def jvpcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 1
     import numpy as np
 
     from . import forward_ad
-    from .autograd import grad
+    from .autograd import enable_grad, grad
+    inputs = _as_tuple(inputs)
     leaves = [t for t in inputs if t.requires_grad]
     if not leaves or any(t.dtype != np.float64 for t in leaves):
         raise TypeError("jvpcheck: needs float64 inputs that require grad")
@@ -127,11 +140,12 @@ def jvpcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 1
         with forward_ad.dual_level():
             duals = [t if d is None else forward_ad.make_dual(t, d) for t, d in zip(inputs, direction)]
             out, tangent = forward_ad.unpack_dual(fn(*duals))
-        tangent = np.zeros(out.shape) if tangent is None else tangent.data
+        tangent = np.zeros(out.shape) if tangent is None else tangent.array
         _close(tangent, _nudged(fn, inputs, direction, eps), atol, rtol, f"jvpcheck: J·v (direction {k})")
         u = np.random.default_rng(seed + 7 + k).standard_normal(out.shape)
-        grads = grad(fn(*inputs), leaves, grad_outputs=u, allow_unused=True)
-        uJv = sum(float((g.data * d).sum()) for g, d in zip(grads, [d for d in direction if d is not None])
+        with enable_grad():
+            grads = grad(fn(*inputs), leaves, grad_outputs=u, allow_unused=True)
+        uJv = sum(float((g.array * d).sum()) for g, d in zip(grads, [d for d in direction if d is not None])
                   if g is not None)
         _close(float((u * tangent).sum()), uJv, atol, rtol, f"jvpcheck: uᵀ(J·v) against (uᵀJ)·v (direction {k})")
     return True
@@ -146,6 +160,7 @@ def gradgradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: floa
     import numpy as np
 
     from .autograd import enable_grad, grad
+    inputs = _as_tuple(inputs)
     leaves = [t for t in inputs if t.requires_grad]
     if not leaves or any(t.dtype != np.float64 for t in leaves):
         raise TypeError("gradgradcheck: needs float64 inputs that require grad")
@@ -160,10 +175,11 @@ def gradgradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: floa
             firsts = grad(fn(*xs), chosen, grad_outputs=u, create_graph=True, allow_unused=True)
             terms = [(g * type(g)(w)).sum() for g, w in zip(firsts, ws) if g is not None]
             return sum(terms[1:], terms[0]) if terms else type(xs[0])(np.zeros(()))
-    out = s(*inputs)
-    second = grad(out, leaves, allow_unused=True) if out.requires_grad else [None] * len(leaves)
+    with enable_grad():
+        out = s(*inputs)
+        second = grad(out, leaves, allow_unused=True) if out.requires_grad else [None] * len(leaves)
     for k, direction in enumerate(_directions(inputs, seed, directions)):
-        analytic = sum(float((g.data * d).sum()) for g, d in zip(second, [d for d in direction if d is not None])
+        analytic = sum(float((g.array * d).sum()) for g, d in zip(second, [d for d in direction if d is not None])
                        if g is not None)
         _close(analytic, _nudged(s, inputs, direction, eps), atol, rtol, f"gradgradcheck: direction {k}")
     return True

@@ -56,7 +56,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, *, reduction:
     if label_smoothing == 0.0:
         return nll(log_probs, target, weight, reduction=reduction, ignore_index=ignore_index)
     per = nll(log_probs, target, weight, reduction="none", ignore_index=ignore_index)
-    counts = target.data != ignore_index
+    counts = target.array != ignore_index
     weighted = log_probs if weight is None else log_probs * Tensor(_along(weight, class_dim, log_probs))
     smooth = -weighted.mean(dim=class_dim) * Tensor(counts.astype(log_probs.dtype))
     loss = per * (1 - label_smoothing) + smooth * label_smoothing
@@ -65,13 +65,17 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, *, reduction:
     total = loss.sum()
     if reduction == "sum":
         return total
-    rows = F.row_weights(target.data.reshape(-1), ignore_index, weight)  # nll's denominator
+    rows = F.row_weights(target.array.reshape(-1), ignore_index, weight)  # nll's denominator
     return total / (float(target.numel()) if rows is None else float(rows.sum()))  # all ignored: NaN
 
 
 def _soft_targets(log_probs: Tensor, target: Tensor, weight, reduction: str, smoothing: float,
                   class_dim: int) -> Tensor:
     if target.shape != log_probs.shape:
+        if target.ndim == log_probs.ndim - 1:  # labels held as floats
+            raise ValueError(f"cross_entropy: expected integer class indices as targets, got {target.dtype} of "
+                             f"shape {target.shape} (use target.long()); float targets are class probabilities, "
+                             f"of the scores' shape {log_probs.shape}")
         raise ValueError(f"cross_entropy: probability targets {target.shape} must have the shape of the "
                          f"scores {log_probs.shape}")
     if smoothing:
@@ -91,7 +95,7 @@ def _class_weights(op: str, weight: Any):
     if isinstance(weight, str):
         raise TypeError(f"{op}: the third argument is weight (torch.nn.functional's order); "
                         f"give reduction by name: reduction={weight!r}")
-    w = np.asarray(getattr(weight, "data", weight))
+    w = np.asarray(getattr(weight, "array", weight))
     if w.ndim != 1 or w.dtype.kind not in "fiu":
         raise ValueError(f"{op}: weight must be a 1-D tensor of one number per class, got {w.dtype} {w.shape}")
     return w.astype(np.float64)
@@ -128,10 +132,10 @@ def _score_rows(scores: Tensor, target: Tensor, op: str) -> Tuple[Tensor, Tensor
     if scores.ndim == 1:
         if target.ndim != 0:
             raise ValueError(f"{op}: one sample of {scores.shape[0]} classes takes one target, got {target.shape}")
-        return scores.unsqueeze(0), Tensor(target.data.reshape(1)), lambda loss: loss.reshape(())
+        return scores.unsqueeze(0), Tensor(target.array.reshape(1)), lambda loss: loss.reshape(())
     if target.shape != (scores.shape[0],) + scores.shape[2:]:
         raise ValueError(f"{op}: targets {target.shape} do not fit scores {scores.shape} "
                          "(expected [N, C, d1, ...] and [N, d1, ...])")
     order = (0,) + tuple(range(2, scores.ndim)) + (1,)
     rows = scores.permute(order).reshape(-1, scores.shape[1])
-    return rows, Tensor(target.data.reshape(-1)), lambda loss: loss.reshape(target.shape)
+    return rows, Tensor(target.array.reshape(-1)), lambda loss: loss.reshape(target.shape)

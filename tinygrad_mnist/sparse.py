@@ -74,7 +74,7 @@ class CSR:
         if name.startswith("__"):
             raise AttributeError(name)  # numpy's protocol probes (__array_interface__, ...)
         raise AttributeError(f"images in CSR form have no .{name}(): only Linear and row indexing read them; "
-                             "np.asarray(x.data) writes them out dense")
+                             "np.asarray(x.array) writes them out dense")
 
     def __repr__(self) -> str:
         share = 100.0 * self.nnz / self.size if self.size else 0.0

@@ -4,10 +4,10 @@ import warnings
 import numpy as np
 
 from tinygrad_mnist import Tensor, gradcheck
-from tinygrad_mnist.autograd import Context, Function
+from tinygrad_mnist.autograd import Context, Op
 
 
-class MyTanh(Function):
+class MyTanh(Op):
     """tanh(x):  d/dx = 1 − tanh²(x), from the saved output."""
 
     @staticmethod
@@ -22,7 +22,7 @@ class MyTanh(Function):
         return grad * (1 - y * y)
 
 
-class MySigmoid(Function):
+class MySigmoid(Op):
     """σ(x) = 1/(1 + e^-x):  d/dx = σ(x)(1 − σ(x)); e^-|x| so nothing overflows."""
 
     @staticmethod

@@ -2,10 +2,10 @@
 import numpy as np
 
 from tinygrad_mnist import GradcheckError, Tensor, gradcheck
-from tinygrad_mnist.autograd import Context, Function
+from tinygrad_mnist.autograd import Context, Op
 
 
-class BrokenDiv(Function):
+class BrokenDiv(Op):
     """a / b, as handed out: the derivative for b has the wrong sign and misses a factor a."""
 
     @staticmethod
@@ -19,7 +19,7 @@ class BrokenDiv(Function):
         return grad / b, grad / (b * b)   # the bug: d(a/b)/db is -a/b², not 1/b²
 
 
-class FixedDiv(Function):
+class FixedDiv(Op):
     """a / b:  d/da = 1/b,  d/db = -a/b²."""
 
     @staticmethod

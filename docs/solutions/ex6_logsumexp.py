@@ -2,10 +2,10 @@
 import numpy as np
 
 from tinygrad_mnist import Tensor, gradcheck
-from tinygrad_mnist.autograd import Context, Function
+from tinygrad_mnist.autograd import Context, Op
 
 
-class LogSumExp(Function):
+class LogSumExp(Op):
     """y = log Σ_i e^{x_i} = m + log Σ_i e^{x_i − m}, m = max x:  d/dx_i = e^{x_i − y} (the softmax)."""
 
     @staticmethod

@@ -2,10 +2,10 @@
 import numpy as np
 
 from tinygrad_mnist import Tensor, forward_ad, gradcheck, gradgradcheck, jvpcheck
-from tinygrad_mnist.autograd import Context, Function
+from tinygrad_mnist.autograd import Context, Op
 
 
-class Softplus(Function):
+class Softplus(Op):
     """log(1 + eˣ):  d/dx = σ(x) = 1 / (1 + e⁻ˣ). Written stably: max(x, 0) + log(1 + e^-|x|)."""
 
     @staticmethod

@@ -114,7 +114,7 @@ def test_sgd_with_momentum_resumes_bit_identically():
     state = resume.TrainingState.take(first, engine_rng(), 2, {})
     assert sorted(state.arrays) == ["momentum.0"]
     again = SGD([w], 0.1, momentum=0.9, nesterov=True)
-    again.load_state(state.arrays, state.numbers)
+    again.load_checkpoint_state(state.arrays, state.numbers)
     steps(again, w, 2, 4)
     np.testing.assert_array_equal(w.numpy(), whole.numpy())
     fresh = SGD([w], 0.1, momentum=0.9, nesterov=True)

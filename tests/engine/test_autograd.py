@@ -140,18 +140,18 @@ def test_a_leaf_keeps_its_gradient_without_sharing_it():
     shared: the two inputs of an Add, a caller's seed, a node that retains its gradient."""
     a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
     ((a + b) * 3.0).backward(np.ones(3))  # Mul's fresh gradient, then Add sends it to both
-    a.grad.data[0] = 7.0
+    a.grad.array[0] = 7.0
     assert b.grad.numpy().tolist() == [3.0, 3.0, 3.0]
     seed = np.full(3, 2.0)
     a.grad = None
     a.backward(seed)
-    a.grad.data[1] = 9.0
+    a.grad.array[1] = 9.0
     assert seed.tolist() == [2.0, 2.0, 2.0]
     a.grad, z = None, a * 3.0
     z.retain_grad()
     w = z + a
     w.backward(np.ones(3))
-    z.grad.data[0] = -1.0
+    z.grad.array[0] = -1.0
     assert a.grad.numpy().tolist() == [4.0, 4.0, 4.0] and z.grad.numpy().tolist() == [-1.0, 1.0, 1.0]
 
 
@@ -161,4 +161,4 @@ def test_a_gradient_the_pass_owns_is_kept_not_copied(monkeypatch):
     monkeypatch.setattr(kernels.impl, "matmul", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
     w = Tensor(np.ones((3, 2)), requires_grad=True)
     Tensor(np.ones((4, 2))).linear(w).sum().backward()
-    assert any(w.grad.data is m for m in made)  # dW as the product made it
+    assert any(w.grad.array is m for m in made)  # dW as the product made it

@@ -70,9 +70,9 @@ def test_load_keeps_the_same_arrays(tmp_path):
     path = str(tmp_path / "m.safetensors")
     build("linear", 1).save(path)
     vm = build("linear", 2)
-    before = vm["weight"].data
+    before = vm["weight"].array
     vm.load(path)
-    assert vm["weight"].data is before
+    assert vm["weight"].array is before
 
 
 def test_non_contiguous_arrays_are_saved_correctly(tmp_path):
@@ -87,7 +87,7 @@ def test_linear_checkpoint_loads_into_torch_linear(tmp_path):
     from safetensors.torch import load_file
     path = str(tmp_path / "linear.safetensors")
     vm = build("linear")
-    vm["weight"].data[...] = np.random.default_rng(0).standard_normal((10, 784))
+    vm["weight"].array[...] = np.random.default_rng(0).standard_normal((10, 784))
     vm.save(path)
     layer = torch.nn.Linear(784, 10)
     layer.load_state_dict(load_file(path))
@@ -184,7 +184,7 @@ def test_failed_save_leaves_the_old_file_byte_identical(tmp_path, monkeypatch):
     build("linear", 1).save(str(path))
     old = path.read_bytes()
     vm = build("linear", 2)
-    vm["weight"].data[...] = 5.0
+    vm["weight"].array[...] = 5.0
 
     def crash(fd):
         raise OSError(28, "No space left on device")
@@ -211,7 +211,7 @@ def test_interrupted_save_leaves_the_old_file(tmp_path, monkeypatch):
 def test_save_refuses_non_finite_values(tmp_path):
     path = tmp_path / "m.safetensors"
     vm = build("linear")
-    vm["bias"].data[3] = np.inf
+    vm["bias"].array[3] = np.inf
     with pytest.raises(CheckpointError, match="refusing to save: bias holds NaN or infinite values"):
         vm.save(str(path))
     assert not path.exists()

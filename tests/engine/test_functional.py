@@ -131,24 +131,24 @@ def test_a_first_order_backward_records_nothing():
     x = Tensor(RNG.standard_normal((5, 3)), requires_grad=True)
     loss = nll(x.relu().log_softmax(), [0, 1, 2, 0, 1])
     made = []
-    original = autograd.Function.apply.__func__
+    original = autograd.Op.apply.__func__
 
     def spy(cls, *inputs, **kwargs):
         made.append(cls.__name__)
         return original(cls, *inputs, **kwargs)
-    autograd.Function.apply = classmethod(spy)
+    autograd.Op.apply = classmethod(spy)
     try:
         loss.backward()
     finally:
-        autograd.Function.apply = classmethod(original)
+        autograd.Op.apply = classmethod(original)
     assert made == [] and isinstance(x.grad, Tensor)
 
 
 def test_an_op_without_a_jvp_rule_says_so_in_forward_mode():
     from tinygrad_mnist import forward_ad
-    from tinygrad_mnist.autograd import Function
+    from tinygrad_mnist.autograd import Op
 
-    class Twice(Function):
+    class Twice(Op):
         """2x:  d/dx = 2 (no jvp rule written)."""
 
         @staticmethod

@@ -93,5 +93,5 @@ def test_a_leaf_gradient_a_hook_returned_is_not_taken_over():
     w = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
     w.register_hook(lambda g: kept)
     (w * 3).sum().backward()
-    w.grad.data[0] = 0
+    w.grad.array[0] = 0
     assert kept.numpy().tolist() == [5.0, 5.0]

@@ -40,3 +40,27 @@ def test_the_step_solves_the_damped_newton_system_of_the_linear_model(backend):
     opt.backward_step(loss_of(w, b))
     step = np.concatenate([w.numpy().ravel() - w0.ravel(), b.numpy() - b0])
     np.testing.assert_allclose(step, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_cg_runs_exactly_its_iterations_on_a_problem_that_needs_more():
+    """On a 6-dimensional quadratic with distinct curvatures, 3 iterations of CG reach a point
+    that 2 do not: the step must equal the 3-iteration CG iterate computed independently."""
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    a = q @ np.diag([1.0, 2.0, 4.0, 8.0, 16.0, 32.0]) @ q.T
+    b = rng.standard_normal(6)
+    x = Tensor(np.zeros(6), requires_grad=True)
+    opt = NewtonCG([x], lr=1.0, cg_iters=3, damping=0.0, tol=0.0)
+    opt.backward_step(0.5 * (x @ (Tensor(a) @ x)) - (Tensor(b) * x).sum())
+
+    def cg(k):
+        z, r = np.zeros(6), b.copy()
+        p = r.copy()
+        for _ in range(k):
+            alpha = (r @ r) / (p @ a @ p)
+            z, r_new = z + alpha * p, r - alpha * (a @ p)
+            p, r = r_new + (r_new @ r_new) / (r @ r) * p, r_new
+        return z
+    assert opt.last_iterations == 3
+    np.testing.assert_allclose(x.numpy(), cg(3), rtol=1e-10)
+    assert np.abs(cg(3) - cg(2)).max() > 1e-3

@@ -166,7 +166,7 @@ def test_sgd_matches_a_numpy_reimplementation(momentum, weight_decay, nesterov, 
     params = _params(rng, np.float64)
     expect = [p.numpy().copy() for p in params]
     grads = [[rng.standard_normal(p.shape) for p in params] for _ in range(5)]
-    _run(SGD(params, 0.1, momentum, weight_decay, nesterov), params, grads)
+    _run(SGD(params, 0.1, momentum, weight_decay=weight_decay, nesterov=nesterov), params, grads)
     bufs = [None, None]
     for g in grads:
         for i in range(2):

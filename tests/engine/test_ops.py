@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import GradcheckError, Tensor, cross_entropy, gradcheck, nll
-from tinygrad_mnist.autograd import Function
+from tinygrad_mnist.autograd import Op
 
 
 def leaf(rng, *shape, lo=-1.0, hi=1.0):
@@ -14,7 +14,7 @@ def leaf(rng, *shape, lo=-1.0, hi=1.0):
 
 
 def test_gradcheck_names_the_worst_mismatch(rng):
-    class WrongSquare(Function):
+    class WrongSquare(Op):
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)

@@ -38,7 +38,7 @@ def test_in_place_on_an_intermediate_is_differentiated(backend):
         c /= 2.0
         results.append(c)
         c.sum().backward()
-    close(results[0].data, results[1])
+    close(results[0].array, results[1])
     close(a.grad, ta.grad)
     close(b.grad, tb.grad)
 
@@ -81,8 +81,8 @@ def test_view_raises_where_pytorch_does_and_contiguous_makes_it_work():
     for name, make in views.items():
         for shape in ((-1,), (2, -1), (-1, 2)):
             assert view_fails(make(x), shape) == view_fails(make(tx), shape), (name, shape)
-        close(make(x).contiguous().view(-1).data, make(tx).contiguous().view(-1))
-        close(make(x).reshape(-1).data, make(tx).reshape(-1))
+        close(make(x).contiguous().view(-1).array, make(tx).contiguous().view(-1))
+        close(make(x).reshape(-1).array, make(tx).reshape(-1))
     assert view_fails(x.permute(2, 0, 1), (-1,))
     np.testing.assert_array_equal(x.view(4, 6).numpy(), tx.view(4, 6).detach().numpy())
     assert x.contiguous() is x and x.permute(1, 0, 2).permute(1, 0, 2).view(6, 4).shape == (6, 4)
@@ -109,7 +109,7 @@ def test_max_along_a_dim_means_one_thing_whatever_the_keyword(spelling, backend)
     for reduce in (lambda t: t.amax(1), lambda t: t.amin(dim=(0, 1)), lambda t: t.max(), lambda t: t.min(),
                    lambda t: t.amax(), lambda t: t.amax(dim=0, keepdim=True)):
         x, tx = pair(ties)
-        close(reduce(x).data, reduce(tx))
+        close(reduce(x).array, reduce(tx))
         reduce(x).sum().backward()
         reduce(tx).sum().backward()
         close(x.grad, tx.grad)
@@ -149,14 +149,14 @@ def test_class_weights_are_the_third_positional_argument(reduction, backend):
     weight = np.array([0.5, 2.0, 1.0, 3.0])
     ours = cross_entropy(logits, target, Tensor(weight), reduction=reduction)
     theirs = TF.cross_entropy(t_logits, torch.from_numpy(target), torch.from_numpy(weight), reduction=reduction)
-    close(ours.data, theirs)
+    close(ours.array, theirs)
     ours.sum().backward()
     theirs.sum().backward()
     close(logits.grad, t_logits.grad)
     lp, t_lp = pair(rng.standard_normal((6, 4)))
-    close(nll(lp, target, weight, reduction=reduction).data,
+    close(nll(lp, target, weight, reduction=reduction).array,
           TF.nll_loss(t_lp, torch.from_numpy(target), torch.from_numpy(weight), reduction=reduction))
-    close(nll(lp[:4], target[:4], reduction=reduction).data,
+    close(nll(lp[:4], target[:4], reduction=reduction).array,
           TF.nll_loss(t_lp[:4], torch.from_numpy(target[:4]), reduction=reduction))  # keywords as before
     with pytest.raises(TypeError, match="give reduction by name"):
         nll(lp, target, "sum")
@@ -172,4 +172,4 @@ def test_class_weights_with_smoothing_and_probability_targets(smoothing, backend
         ours = cross_entropy(logits, target, weight, label_smoothing=smoothing)
         theirs = TF.cross_entropy(t_logits, torch.from_numpy(target), torch.from_numpy(weight),
                                   label_smoothing=smoothing)
-        close(ours.data, theirs)
+        close(ours.array, theirs)

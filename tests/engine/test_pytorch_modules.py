@@ -53,7 +53,7 @@ def test_size_clone_isclose_std_var_match_pytorch():
     assert x.size() == tuple(tx.size()) and x.size(1) == tx.size(1) and x.size(-2) == tx.size(-2)
     assert x.numel() == tx.numel()
     c = x.clone()
-    assert c is not x and c.data is not x.data and c.tolist() == x.tolist()
+    assert c is not x and c.array is not x.array and c.tolist() == x.tolist()
     for kw in ({}, {"dim": 1}, {"dim": 0, "unbiased": False}, {"dim": (0, 1), "correction": 0, "keepdim": True}):
         np.testing.assert_allclose(x.var(**kw).numpy(), tx.var(**kw).numpy())
         np.testing.assert_allclose(x.std(**kw).numpy(), tx.std(**kw).numpy())
@@ -92,7 +92,7 @@ def test_sequential_state_dict_and_a_pytorch_state_dict_loaded_as_it_is():
                                atol=1e-6)
     assert len(ours) == 3 and isinstance(ours[1], ReLU) and [type(m) for m in ours][0] is Linear
     state = ours.state_dict()
-    assert state["0.weight"].data is ours[0].weight.data and not state["0.weight"].requires_grad
+    assert state["0.weight"].array is ours[0].weight.array and not state["0.weight"].requires_grad
 
 
 def test_load_state_dict_names_missing_unexpected_and_misshapen_keys():
@@ -141,7 +141,7 @@ def test_conv1d_conv2d_avgpool_maxpool_modules_built_pytorch_s_way():
                                 (Conv2d(2, 4, (3, 2), padding=1, groups=2), torch.nn.Conv2d(2, 4, (3, 2), padding=1,
                                                                                             groups=2), (2, 2, 5, 6))):
         assert ours.weight.shape == tuple(theirs.weight.shape)
-        ours.weight.data[...], ours.bias.data[...] = theirs.weight.detach().numpy(), theirs.bias.detach().numpy()
+        ours.weight.array[...], ours.bias.array[...] = theirs.weight.detach().numpy(), theirs.bias.detach().numpy()
         x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
         np.testing.assert_allclose(ours(Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-5,
                                    atol=1e-6)

@@ -138,7 +138,7 @@ def test_the_dataset_builds_csr_once_and_the_graph_says_so(tmp_path):
     data = mnist.Dataset(Tensor(x), Tensor(np.zeros(20, np.uint8)), Tensor(x[:5]), Tensor(np.zeros(5, np.uint8)))
     sparse = data.images("train", sparse=True)
     assert sparse is data.images("train", sparse=True) and data.images("train") is data.train_images
-    np.testing.assert_array_equal(np.asarray(sparse.data), x)
+    np.testing.assert_array_equal(np.asarray(sparse.array), x)
     model, _ = mlp()
     loss = model.loss(sparse[np.arange(8)], Tensor(np.zeros(8, np.uint8)))
     batch = sparse.narrow(0, 0, 20)

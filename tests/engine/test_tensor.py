@@ -130,7 +130,7 @@ def test_both_kernel_sets_return_arrays_of_the_same_kind(rng):
             batch = images[np.array([3, 1, 3])]
             conv = (images[np.arange(2)].astype(np.float32) * (1 / 255)).reshape(2, 1, 28, 28).conv2d(w)
             pooled = conv.max_pool2d(2)
-            seen[name] = [(a.data.flags.writeable, a.data.flags.c_contiguous) for a in (batch, conv, pooled)]
+            seen[name] = [(a.array.flags.writeable, a.array.flags.c_contiguous) for a in (batch, conv, pooled)]
             np.testing.assert_array_equal(batch.numpy(), images.numpy()[[3, 1, 3]])
     assert seen["numba"] == seen["numpy"] == [(True, True)] * 3
 

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from tinygrad_mnist import Tensor, functions
-from tinygrad_mnist.autograd import Function
+from tinygrad_mnist.autograd import Op
 from tinygrad_mnist.tensor import base, create, elementwise, nn, reduce, shape
 
 FAMILIES = {create: create.CreationMethods, elementwise: elementwise.ElementwiseMethods,
@@ -54,11 +54,11 @@ def test_what_the_base_declares_a_family_or_the_core_provides():
 
 
 def test_the_registry_is_made_from_the_classes():
-    """Every Function a family module defines is in functions.OPS and importable from functions;
+    """Every Op a family module defines is in functions.OPS and importable from functions;
     every op that names a method gives Tensor that method, with the op's docstring."""
     for family in functions.FAMILIES:
         defined = {n for n, c in vars(family).items()
-                   if inspect.isclass(c) and issubclass(c, Function) and c.__module__ == family.__name__}
+                   if inspect.isclass(c) and issubclass(c, Op) and c.__module__ == family.__name__}
         assert defined <= set(functions.OPS), defined - set(functions.OPS)
     assert all(getattr(functions, n) is op for n, op in functions.OPS.items())
     assert {"exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu"} <= set(functions.METHODS)

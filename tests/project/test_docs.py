@@ -35,7 +35,7 @@ def test_every_op_states_its_local_derivative():
     import inspect
     from tinygrad_mnist import autograd, functions
     ops = [c for c in vars(functions).values()
-           if inspect.isclass(c) and issubclass(c, autograd.Function) and c is not autograd.Function]
+           if inspect.isclass(c) and issubclass(c, autograd.Op) and c is not autograd.Op]
     assert len(ops) >= 20
     for op in ops:
         assert op.__doc__ and re.search(r"d/d|d\w*/d", op.__doc__), f"{op.__name__} does not state its derivative"

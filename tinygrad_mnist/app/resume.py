@@ -44,7 +44,7 @@ class TrainingState:
 
     @staticmethod
     def take(optimizer, rng: np.random.Generator, epoch: int, settings: Dict[str, str]) -> "TrainingState":
-        arrays, numbers = optimizer.state()
+        arrays, numbers = optimizer.checkpoint_state()
         return TrainingState(arrays, numbers, copy.deepcopy(rng.bit_generator.state), epoch, dict(settings))
 
 

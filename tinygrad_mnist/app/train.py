@@ -194,7 +194,7 @@ def make_optimizer(settings: Settings, varmap: VarMap, resumed: Optional[resume.
     optimizer = kinds[settings.optimizer](varmap.all_vars(), settings.learning_rate)
     if resumed:
         try:
-            optimizer.load_state(resumed.arrays, resumed.numbers)
+            optimizer.load_checkpoint_state(resumed.arrays, resumed.numbers)
             rng().bit_generator.state = resumed.rng
         except (ValueError, KeyError, TypeError) as err:
             raise CheckpointError(f"{resume.state_path(path)}: cannot be resumed: {err}") from None
@@ -221,7 +221,7 @@ def train_epochs(args, settings: Settings, model: Module, varmap: VarMap, optimi
         train_loss = train_epoch(model, optimizer, data, settings.batch_size, epoch, stop, not args.quiet and job.lead, guard)
         if train_loss is None:
             break
-        if not all(np.isfinite(v.data).all() for v in varmap.all_vars()):
+        if not all(np.isfinite(v.array).all() for v in varmap.all_vars()):
             raise TrainingError(f"training diverged at epoch {epoch} (the weights are no longer finite); "
                                 f"try a smaller --learning-rate (now {settings.learning_rate:g})")
         test_acc = job.accuracy(model, data.images("test", model.sparse_input), data.test_labels,
@@ -254,7 +254,7 @@ def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outco
     if outcome.interrupted:
         if outcome.completed is not None:  # roll back any half-done epoch, keep the last whole one
             for name, arr in outcome.completed.items():
-                varmap[name].data[...] = arr
+                varmap[name].array[...] = arr
             save_run(path, varmap, meta, outcome.snapshot)
             left = settings.epochs - outcome.epochs_done
             print(f"Interrupted: saved the weights of epoch {outcome.first + outcome.epochs_done - 1} in {path}; "

@@ -58,7 +58,7 @@ class Dataset:
         if not sparse:
             return dense
         if split not in self._sparse:
-            self._sparse[split] = Tensor(CSR.from_dense(dense.data))
+            self._sparse[split] = Tensor(CSR.from_dense(dense.array))
             self._sparse[split].name = "images"
         return self._sparse[split]
 

@@ -39,7 +39,7 @@ class Bucket:
     def __init__(self, params: list):
         self.params = params
         dtype = np.result_type(*[p.dtype for p in params])
-        self.offsets = np.cumsum([0] + [p.data.size for p in params])
+        self.offsets = np.cumsum([0] + [p.array.size for p in params])
         self.buffer = np.zeros(int(self.offsets[-1]), dtype)
         self.filled: set = set()
         self.work: "Work | None" = None
@@ -63,12 +63,12 @@ class DataParallel(Module):
         self.share, self._sync = 1.0, True
         params = [p for p in module.parameters() if p.requires_grad]
         for p in params:  # every rank starts from rank 0's weights
-            group.broadcast(p.data)
+            group.broadcast(p.array)
         self.buckets: List[Bucket] = []
         current, size = [], 0
         for p in reversed(params):
             current.append(p)
-            size += p.data.nbytes
+            size += p.array.nbytes
             if size >= bucket_bytes:
                 self.buckets.append(Bucket(current))
                 current, size = [], 0
@@ -123,7 +123,7 @@ class DataParallel(Module):
         if not self._sync:
             return
         bucket, i = self._where[id(param)]
-        bucket.put(i, param.grad.data)
+        bucket.put(i, param.grad.array)
         if self.overlap:
             self._start_ready()
 
@@ -145,7 +145,7 @@ class DataParallel(Module):
         for b in self.buckets:
             for i, p in enumerate(b.params):
                 if i not in b.filled:
-                    b.put(i, np.zeros(p.shape, p.dtype) if p.grad is None else p.grad.data)
+                    b.put(i, np.zeros(p.shape, p.dtype) if p.grad is None else p.grad.array)
         while self._started < len(self.buckets):
             self._start(self.buckets[self._started])
         for b in self.buckets:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import value
 from .rules import Elementwise
 
@@ -67,7 +67,7 @@ class Clamp(Elementwise):
         return inside
 
 
-class ReLU(Function):
+class ReLU(Op):
     """max(x, 0):  d/dx = 1 where x > 0, else 0 (0 at x = 0, as in PyTorch). Its factor is applied
     by a kernel (`relu_backward`: the mask and the product in one pass, the training step's
     path) in both directions, rather than as `Elementwise`'s g · d."""
@@ -89,7 +89,7 @@ class ReLU(Function):
         return kernels.impl.relu_backward(np.ascontiguousarray(t), ctx.saved_tensors[0])
 
 
-class ReLUBackward(Function):
+class ReLUBackward(Op):
     """g · [y > 0], ReLU's gradient as an op of its own (PyTorch's threshold_backward):
     d/dg = [y > 0], d/dy = 0 (the mask is constant almost everywhere)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import is_array, plus
 
 
@@ -52,7 +52,7 @@ def _input_grad(g, w, x_shape, geometry, groups):
                                       (B, Cg, H, W), kh, kw, *geometry) for i in range(groups)], axis=1)
 
 
-class Conv2d(Function):
+class Conv2d(Op):
     """y = x ⋆ W + b (cross-correlation, as in PyTorch and Candle), via y = im2col(x) @ W_flatᵀ
     with W_flat the filters as rows (`_flat_filters`):
     d/dW = Gᵀ @ im2col(x),  d/db = Σ G over batch and positions,  d/dx = col2im(G @ W_flat).
@@ -114,14 +114,14 @@ class Conv2d(Function):
     @staticmethod
     def jvp(ctx: Context, tx, tw, tb=None):
         *saved, w = ctx.saved_tensors
-        x = saved[0] if ctx.one_channel else ctx.parents[0].data
+        x = saved[0] if ctx.one_channel else ctx.parents[0].array
         options = dict(zip(("stride", "padding", "dilation"), ctx.geometry), groups=ctx.groups)
         return plus(None if tx is None else Conv2d.call(tx, w, **options),
                     None if tw is None else Conv2d.call(x, tw, **options),
                     None if tb is None else tb.reshape(1, -1, 1, 1))
 
 
-class ConvInputGrad(Function):
+class ConvInputGrad(Op):
     """dx = col2im(G @ W_flat), linear in G and in W:  its VJP for a cotangent H of x's shape is
     d/dG = conv(H, W) and d/dW = ConvWeightGrad(H, G)."""
 
@@ -147,7 +147,7 @@ class ConvInputGrad(Function):
                     None if tw is None else ConvInputGrad.call(grad, tw, **settings))
 
 
-class ConvWeightGrad(Function):
+class ConvWeightGrad(Op):
     """dW = Gᵀ @ im2col(x), linear in x and in G:  its VJP for a cotangent K of W's shape is
     d/dx = ConvInputGrad(G, K) and d/dG = conv(x, K)."""
 

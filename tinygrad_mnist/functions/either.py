@@ -17,7 +17,7 @@ from ..autograd import is_array
 
 def value(x: Any) -> np.ndarray:
     """The numbers of an array or a tensor (no gradient flows through them)."""
-    return x if is_array(x) else x.data
+    return x if is_array(x) else x.array
 
 
 def exp(x: Any) -> Any:

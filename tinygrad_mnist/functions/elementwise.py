@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import log, value
 from .rules import Elementwise, LinearOp
 
@@ -111,7 +111,7 @@ class Pow(Elementwise):
         return p * x ** (p - 1)
 
 
-class Masked(Function):
+class Masked(Op):
     """where(keep, x, 0) for a constant mask:  d/dx = 1 where kept, else 0. Backward formulas use it
     where a derivative is 0 by rule (a removable singularity) and an `inf · 0` must not become NaN,
     so its own rules select rather than multiply."""
@@ -181,6 +181,51 @@ class Log(Elementwise):
     @staticmethod
     def derivative(ctx: Context):
         return 1 / ctx.saved_tensors[0]
+
+
+class Log1p(Elementwise):
+    """log(1 + x):  d/dx = 1/(1 + x). Exact for tiny x, where 1 + x would round to 1."""
+
+    method, on_reals = "log1p", True
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def derivative(ctx: Context):
+        return 1 / (1 + ctx.saved_tensors[0])
+
+
+class Sin(Elementwise):
+    """sin(x):  d/dx = cos(x) (an op, so create_graph differentiates it again)."""
+
+    method, on_reals = "sin", True
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def derivative(ctx: Context):
+        return Cos.call(ctx.saved_tensors[0])
+
+
+class Cos(Elementwise):
+    """cos(x):  d/dx = −sin(x)."""
+
+    method, on_reals = "cos", True
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def derivative(ctx: Context):
+        return -Sin.call(ctx.saved_tensors[0])
 
 
 class Sqrt(Elementwise):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from ..sparse import is_csr
 from .either import plus, swap_last
 
 
-class MatMul(Function):
+class MatMul(Op):
     """a @ b:  d/da = G @ bᵀ,  d/db = aᵀ @ G.
 
     2-D operands use the matmul kernels; batched (N-D) ones use numpy's matmul,
@@ -37,7 +37,7 @@ class MatMul(Function):
         return plus(None if ta is None else MatMul.call(ta, b), None if tb is None else MatMul.call(a, tb))
 
 
-class Linear(Function):
+class Linear(Op):
     """y = scale · x @ Wᵀ + b (Candle's and PyTorch's layout, W is [out, in]):
     d/dx = scale · G @ W,  d/dW = scale · Gᵀ @ x,  d/db = Σ_rows G.
 
@@ -89,7 +89,7 @@ class Linear(Function):
                     None if tw is None else Linear.call(x, tw, scale=s), tb)
 
 
-class CSRWeightGrad(Function):
+class CSRWeightGrad(Op):
     """A Linear's d/dW for an input X in CSR form: s · Gᵀ @ X, linear in G, so its VJP for a
     cotangent K [out, in] is d/dG = s · X @ Kᵀ (a Linear on X again); X takes no gradient."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import value
 
 
@@ -29,7 +29,7 @@ def check_targets(op: str, shape: tuple, targets: np.ndarray, ignore_index=None)
 REDUCTIONS = ("mean", "sum", "none")
 
 
-class NLL(Function):
+class NLL(Op):
     """loss_i = −w_i · log_probs[i, t_i], then their sum over D ('mean'), their sum ('sum') or each
     row's ('none'): d/d log_probs[i, c] = −w_i / D if c = t_i, else 0. w_i is the class weight of
     row i's target (1 without `weight`), 0 where t_i is `ignore_index`; D = Σ w_i (the rows that
@@ -86,7 +86,7 @@ def row_weights(targets: np.ndarray, ignore_index, weight):
     return w if ignored is None else np.where(ignored, 0.0, w)
 
 
-class NLLBackward(Function):
+class NLLBackward(Op):
     """NLL's gradient as an op: −g · w_i / D at each row's target, zero elsewhere. Linear in g,
     so d/dg of ⟨H, out⟩ is NLL of H (the gather this scatter undoes); log-probabilities and
     targets take no gradient."""

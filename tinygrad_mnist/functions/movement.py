@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import value
 from .rules import LinearOp
 
@@ -131,7 +131,7 @@ def _joined(ctx: Context):
     return items if ctx.was_tuple else items[0]
 
 
-class Index(Function):
+class Index(Op):
     """x[idx]:  d/dx = 1 at each selected element and 0 elsewhere, so G goes back to where it
     came from (summed when an integer array picks the same element several times)."""
 
@@ -153,7 +153,7 @@ class Index(Function):
         return t[_joined(ctx)]
 
 
-class IndexBackward(Function):
+class IndexBackward(Op):
     """zeros(shape) with G added at idx (the adjoint of indexing):  d/dG is indexing by idx."""
 
     @staticmethod
@@ -176,7 +176,7 @@ class IndexBackward(Function):
         return IndexBackward.forward(Context(IndexBackward, (), ()), t, _joined(ctx), ctx.out_shape)
 
 
-class Gather(Function):
+class Gather(Op):
     """y = take_along_axis(x, index, axis) (PyTorch's gather):  d/dx = 1 at each gathered
     position, so G is added back there (twice where an index repeats)."""
 
@@ -197,7 +197,7 @@ class Gather(Function):
         return np.take_along_axis(t, index, ctx.axis)
 
 
-class ScatterAdd(Function):
+class ScatterAdd(Op):
     """zeros(shape) with G added at index along axis (the adjoint of gather):  d/dG is gather."""
 
     @staticmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import exp, plus, value
 from .movement import Gather
 
@@ -22,7 +22,7 @@ def _as_rows(x, axis):
     return moved.reshape(-1, shape[-1]), lambda y: np.ascontiguousarray(np.moveaxis(y.reshape(shape), -1, axis))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Op):
     """y = x - log Σ exp(x) along `axis`:  d/dx = G - softmax(x) · Σ G (along the axis)."""
 
     @staticmethod
@@ -43,7 +43,7 @@ class LogSoftmax(Function):
         return t - (np.exp(y) * t).sum(axis=ctx.axis, keepdims=True)
 
 
-class LogSoftmaxBackward(Function):
+class LogSoftmaxBackward(Op):
     """out = g − p · Σ g along the axis, p = exp(y) (log-softmax's gradient as an op):
     d/dg: H ↦ H − Σ(H · p),  d/dy: H ↦ −H · p · Σ g."""
 
@@ -70,7 +70,7 @@ class LogSoftmaxBackward(Function):
                     None if ty is None else -p * ty * grad.sum(axis=axis, keepdims=True))
 
 
-class MaxPool2d(Function):
+class MaxPool2d(Op):
     """y = max over each kh×kw window (taps `dilation` apart; padding counts as -inf):  d/dx = 1 at each window's
     (first) maximum, else 0; G is added up where windows overlap."""
 
@@ -97,7 +97,7 @@ def _gather_maxima(x, index):
     return Gather.call(flat, index=index.reshape(B, C, -1), axis=2).reshape(index.shape)
 
 
-class MaxPoolBackward(Function):
+class MaxPoolBackward(Op):
     """Each window's gradient added at its maximum (max-pooling's gradient as an op):
     d/dG is reading H at the maxima (a gather); the indices take no gradient."""
 
@@ -116,7 +116,7 @@ class MaxPoolBackward(Function):
         return kernels.impl.max_pool2d_backward(np.ascontiguousarray(t), ctx.saved_tensors[0], ctx.shape)
 
 
-class MaxUnpool2d(Function):
+class MaxUnpool2d(Op):
     """Zeros of `shape` [B, C, H, W] with each x put at its flat index in its (H, W) plane (where
     two share an index, one of them is kept):  d/dx is reading G at the indices, a gather."""
 

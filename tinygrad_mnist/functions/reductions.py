@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import value
 from .movement import expand
 from .rules import LinearOp
@@ -39,7 +39,7 @@ class Mean(LinearOp):
         return expand(grad / ctx.n, ctx.shape, ctx.axis, ctx.keepdims)
 
 
-class Max(Function):
+class Max(Op):
     """x.max(axis):  d/dx_i = 1/k where x_i is one of the k tied maxima (ties split the gradient
     evenly, as PyTorch's amax does), else 0. The shares are constant almost everywhere, so the
     second derivative is 0 (PyTorch's too)."""
@@ -77,7 +77,7 @@ class Min(Max):
     pick = staticmethod(np.min)
 
 
-class Prod(Function):
+class Prod(Op):
     """x.prod(axis):  d/dx_i = Π_{j≠i} x_j, the product of the others (`ProdOthers`), computed
     without dividing y by x_i, so zeros are exact: with one zero only it has a nonzero
     derivative (the product of the rest), with two or more every derivative is 0."""
@@ -105,7 +105,7 @@ def _last(x, axis: int):
     return x.transpose(perm), tuple(int(i) for i in np.argsort(perm))
 
 
-class ProdOthers(Function):
+class ProdOthers(Op):
     """out_i = Π_{j≠i} x_j along `axis`, Prod's gradient: the product of the elements before i
     times the product of those after (two running products, no division). Its own derivative is
     dout_i/dx_k = Π_{j∉{i,k}} x_j for k ≠ i (0 for k = i): the same op applied to n copies

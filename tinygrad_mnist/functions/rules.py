@@ -18,11 +18,11 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ..autograd import Context, Function
+from ..autograd import Context, Op
 from .either import plus
 
 
-class Elementwise(Function):
+class Elementwise(Op):
     """An elementwise op: state `derivative(ctx)` (one input) or `derivatives(ctx, wanted)` (one
     factor per input, None where `wanted` says no), and backward and jvp follow.
 
@@ -55,7 +55,7 @@ class Elementwise(Function):
         return plus(*(None if t is None else t * d for t, d in zip(tangents, factors)))
 
 
-class LinearOp(Function):
+class LinearOp(Op):
     """A linear op: write forward and backward (the transpose); jvp is forward again, on the tangents."""
 
     keeps_settings = True  # the context keeps the op's keyword arguments (`ctx.settings`) for jvp

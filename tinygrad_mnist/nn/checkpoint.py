@@ -52,7 +52,9 @@ def _sorted_metadata(data: bytes) -> bytes:
 
 
 def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mapping[str, object]] = None) -> None:
-    """Write `tensors` (and string metadata) to `path` as safetensors, atomically."""
+    """Write `tensors` (arrays or Tensors, a `state_dict()`; and string metadata) to `path` as
+    safetensors, atomically."""
+    tensors = {k: np.asarray(getattr(v, "array", v)) for k, v in tensors.items()}
     for name, arr in tensors.items():
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise CheckpointError(f"{path}: refusing to save: {name} holds NaN or infinite values")
@@ -127,3 +129,37 @@ def load(path: str, max_bytes: Optional[int] = None) -> Tuple[Dict[str, np.ndarr
     except Exception as err:  # safetensors raises its own error type for every kind of damage
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({err})") from None
     return tensors, _metadata(header)
+
+
+def save_state_dict(obj: Mapping[str, object], f: str, **unused: object) -> None:
+    """PyTorch's `torch.save(model.state_dict(), path)`: a state dict (names to tensors or arrays)
+    written as safetensors. Only tensors by name: safetensors holds no code, so anything else is
+    refused here rather than pickled."""
+    if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
+        raise TypeError(f"save: expected a state dict (str → tensor), got {type(obj).__name__}; this engine writes "
+                        "safetensors, which hold tensors by name and nothing else")
+    scalars = [k for k, v in obj.items() if np.ndim(getattr(v, "array", v)) == 0]  # safetensors stores them as [1]
+    save(os.fspath(f), obj, {"state_dict_keys": json.dumps(list(obj)), "scalars": json.dumps(scalars)})
+
+
+def load_state_dict(f: str, map_location: object = None, weights_only: object = True, **unused: object):
+    """PyTorch's `torch.load(path)` for what `save_state_dict` wrote: an ordered dict of Tensors
+    (`model.load_state_dict(load(path))`). `map_location` may name the CPU only."""
+    from collections import OrderedDict
+
+    from ..devices import check
+    from ..tensor import Tensor
+    if map_location is not None and not callable(map_location):
+        check(map_location)
+    tensors, meta = load(os.fspath(f))
+    try:
+        order = [k for k in json.loads(meta.get("state_dict_keys", "[]")) if k in tensors]
+    except ValueError:
+        order = []
+    order += sorted(k for k in tensors if k not in order)
+    try:
+        scalars = set(json.loads(meta.get("scalars", "[]")))
+    except ValueError:
+        scalars = set()
+    return OrderedDict((k, Tensor(tensors[k].reshape(()) if k in scalars and tensors[k].size == 1 else tensors[k]))
+                       for k in order)

@@ -74,6 +74,10 @@ class Linear(Module):
                             "(in_features, out_features) as PyTorch does")
         self.weight, self.bias, self.input_scale = a["weight"], a["bias"], a["input_scale"]
 
+    def extra_repr(self) -> str:
+        out, inp = self.weight.shape
+        return f"in_features={inp}, out_features={out}, bias={self.bias is not None}"
+
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 2:
             return x.linear(self.weight, self.bias, self.input_scale)
@@ -131,6 +135,19 @@ class _Conv(Module):
         self.stride, self.padding, self.dilation, self.groups = c.stride, c.padding, c.dilation, c.groups
 
 
+    def extra_repr(self) -> str:
+        out, per_group, *kernel = self.weight.shape
+        text = f"{per_group * self.groups}, {out}, kernel_size={tuple(kernel)}, stride={_spread(self.stride, kernel)}"
+        for name, default in (("padding", 0), ("dilation", 1), ("groups", 1)):
+            if getattr(self, name) not in (default, (default,) * len(kernel)):
+                text += f", {name}={_spread(getattr(self, name), kernel) if name != 'groups' else self.groups}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+def _spread(v: Any, kernel: list) -> tuple:
+    return (v,) * len(kernel) if is_int(v) else tuple(v)
+
+
 class Conv2d(_Conv):
     """2-D convolution (cross-correlation) of NCHW input, weight [out, in/groups, kh, kw]: Candle's
     `Conv2d(weight, bias=None, config=Conv2dConfig())` or PyTorch's
@@ -175,6 +192,9 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
 
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace=False"
+
     def forward(self, x: Tensor, train: Optional[bool] = None) -> Tensor:
         """`train` overrides the module's mode for this call (Candle's `forward_t`)."""
         return dropout(x, self.p, self.training if train is None else train)
@@ -190,12 +210,64 @@ class ReLU(Module):
         return x.relu()
 
 
+class Tanh(Module):
+    """tanh(x), as a module (PyTorch's `nn.Tanh`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    """σ(x), as a module (PyTorch's `nn.Sigmoid`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class Identity(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Flatten(Module):
+    """`x.flatten(start_dim, end_dim)`, by default every dimension after the batch's."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+
+class LogSoftmax(Module):
+    def __init__(self, dim: int = -1):
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.log_softmax(self.dim)
+
+
+class Softmax(LogSoftmax):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.softmax(self.dim)
+
+
 class MaxPool2d(Module):
     """`max_pool2d` as a module, PyTorch's arguments."""
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                  return_indices: bool = False, ceil_mode: bool = False):
         self.settings = (kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+    def extra_repr(self) -> str:
+        k, s, p, d, c, _ = self.settings
+        return f"kernel_size={k}, stride={k if s is None else s}, padding={p}, dilation={d}, ceil_mode={c}"
 
     def forward(self, x: Tensor):
         return x.max_pool2d(*self.settings)
@@ -207,6 +279,10 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: Optional[int] = None):
         self.settings = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+    def extra_repr(self) -> str:
+        k, s, p = self.settings[:3]
+        return f"kernel_size={k}, stride={k if s is None else s}, padding={p}"
 
     def forward(self, x: Tensor) -> Tensor:
         return x.avg_pool2d(*self.settings)
@@ -223,6 +299,29 @@ class CrossEntropyLoss(Module):
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return cross_entropy(logits, target, self.weight, reduction=self.reduction, ignore_index=self.ignore_index,
                              label_smoothing=self.label_smoothing)
+
+
+class MSELoss(Module):
+    """The mean (or sum) of squared differences, PyTorch's `nn.MSELoss(reduction=)`."""
+
+    def __init__(self, reduction: str = "mean"):
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return mse_loss(input, target, self.reduction)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Σ (input − target)² over the elements, averaged by default: d/dinput = 2(input − target)/N."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
+    if target.shape != input.shape:
+        raise ValueError(f"mse_loss: input of shape {input.shape} and target of shape {target.shape} differ "
+                         "(PyTorch would broadcast them, and warn that it is probably a mistake)")
+    d = input - target
+    sq = d * d
+    return sq if reduction == "none" else sq.sum() if reduction == "sum" else sq.mean()
 
 
 def relu(x: Tensor) -> Tensor:

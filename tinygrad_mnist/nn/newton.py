@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autograd import grad
 from ..tensor import Tensor
-from .optim import Optimizer
+from ..optim import Optimizer
 
 
 class NewtonCG(Optimizer):
@@ -24,7 +24,7 @@ class NewtonCG(Optimizer):
 
     def __init__(self, vars: Iterable[Tensor], lr: float = 1.0, cg_iters: int = 10, damping: float = 1e-3,
                  tol: float = 1e-6):
-        super().__init__(vars, lr)
+        super().__init__(vars, dict(lr=lr))
         if cg_iters < 1 or damping < 0:
             raise ValueError("NewtonCG: needs cg_iters >= 1 and damping >= 0")
         self.cg_iters, self.damping, self.tol = cg_iters, damping, tol
@@ -32,17 +32,17 @@ class NewtonCG(Optimizer):
 
     def backward_step(self, loss: Tensor) -> None:
         grads = grad(loss, self.vars, create_graph=True, allow_unused=True)
-        grads = [Tensor(np.zeros_like(v.data)) if g is None else g for g, v in zip(grads, self.vars)]
-        b = -self._flat([g.data for g in grads])
+        grads = [Tensor(np.zeros_like(v.array)) if g is None else g for g, v in zip(grads, self.vars)]
+        b = -self._flat([g.array for g in grads])
 
         def hvp(vector: np.ndarray) -> np.ndarray:
             pieces = [Tensor(p.astype(v.dtype)) for p, v in zip(self._split(vector), self.vars)]
             products = grad(grads, self.vars, grad_outputs=pieces, retain_graph=True, allow_unused=True)
-            return self._flat([np.zeros(v.shape) if h is None else h.data for h, v in zip(products, self.vars)]) \
+            return self._flat([np.zeros(v.shape) if h is None else h.array for h, v in zip(products, self.vars)]) \
                 + self.damping * vector
         step = self._cg(hvp, b)
         for v, p in zip(self.vars, self._split(step)):
-            v.data += v.dtype.type(self._lr) * p.astype(v.dtype)
+            v.array += v.dtype.type(self.learning_rate) * p.astype(v.dtype)
             v.grad = None
 
     def step(self) -> None:
@@ -75,6 +75,6 @@ class NewtonCG(Optimizer):
     def _split(self, vector: np.ndarray) -> List[np.ndarray]:
         out, start = [], 0
         for v in self.vars:
-            out.append(vector[start:start + v.data.size].reshape(v.shape))
-            start += v.data.size
+            out.append(vector[start:start + v.array.size].reshape(v.shape))
+            start += v.array.size
         return out

@@ -48,7 +48,7 @@ class VarMap:
         return [(k, self._vars[k]) for k in sorted(self._vars)]
 
     def data(self) -> Dict[str, np.ndarray]:
-        return {k: v.data for k, v in self.named_vars()}
+        return {k: v.array for k, v in self.named_vars()}
 
     def __len__(self) -> int:
         return len(self._vars)
@@ -73,7 +73,7 @@ class VarMap:
         dtype that differs, non-finite values, or a tensor the model does not
         have is an error naming every such path, and then nothing is changed.
         """
-        expected = sum(v.data.nbytes for v in self._vars.values())
+        expected = sum(v.array.nbytes for v in self._vars.values())
         tensors, metadata = load_checkpoint(path, max_bytes=2 * expected + (16 << 20))  # room for names, extras
         problems = []
         for name, var in self.named_vars():
@@ -90,7 +90,7 @@ class VarMap:
         if problems:
             raise CheckpointError(f"{path}: does not match the model: " + "; ".join(problems))
         for name, var in self._vars.items():
-            var.data[...] = tensors[name]  # in place: optimizers keep their references
+            var.array[...] = tensors[name]  # in place: optimizers keep their references
         return metadata
 
 

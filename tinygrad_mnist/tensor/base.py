@@ -36,16 +36,16 @@ class TensorBase:
     # Provided by the core (core.py): the class of the tensors its methods and ops make (`Tensor`;
     # an `nn.Parameter`'s results are plain tensors), the values, and whether a gradient is wanted.
     plain: type
-    data: np.ndarray
+    array: np.ndarray  # the values (a CSR for sparse images); `.data` is PyTorch's tensor view of them
     requires_grad: bool
     _ctx: Optional[Any]  # the recorded op that made it (autograd.Context), None for a leaf
 
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
+    shape = property(lambda self: self.array.shape)
+    dtype = property(lambda self: self.array.dtype)
+    ndim = property(lambda self: self.array.ndim)
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     # ---------------------------------------------------------------- the dtype hooks
     def _lift(self, other: Any) -> Self:
@@ -65,7 +65,7 @@ class TensorBase:
         """This tensor in `dtype`: a recorded cast if it carries a gradient, else plain data."""
         if self.dtype == dtype:
             return self
-        return F.Cast.apply(self, dtype=np.dtype(dtype)) if self.requires_grad else self.plain(self.data.astype(dtype))
+        return F.Cast.apply(self, dtype=np.dtype(dtype)) if self.requires_grad else self.plain(self.array.astype(dtype))
 
     def _real(self) -> Self:
         """Integer and bool tensors as float32, for ops that only make sense on reals."""

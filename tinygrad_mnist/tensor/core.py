@@ -1,7 +1,7 @@
 """`Tensor`: a numpy array that remembers the op that made it.
 
 The methods only translate Python syntax (PyTorch's spelling, with numpy's
-where it differs in name only) into `Function.apply` calls; what each op
+where it differs in name only) into `Op.apply` calls; what each op
 computes and how it differentiates is in `functions/`, how gradients flow is
 in `autograd.py`, and the losses are in `losses.py`. This file holds the core:
 construction, what a tensor holds and says about itself, and its place in the graph
@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import autograd
 from .. import functions as F
+from .. import devices
 from ..sparse import is_csr
 from .base import TensorBase, as_array, is_float, norm_dim
 from .create import CreationMethods
@@ -39,16 +40,16 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
     `np.float32(2) * t` is the tensor's own product.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_tangent", "retains_grad", "_hooks", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "_ctx", "name", "_tangent", "retains_grad", "_hooks", "__weakref__")
     __array_ufunc__ = None  # numpy's operators defer to ours: `np.float32(2) * t` is Tensor.__rmul__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return self.array if dtype is None else self.array.astype(dtype, copy=False)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
-        self.data = data.data if isinstance(data, TensorBase) else data if is_csr(data) else as_array(data, dtype)
-        if requires_grad and not is_float(self.data.dtype):
-            raise TypeError(f"only floating-point tensors can require gradients, got {self.data.dtype}")
+        self.array = data.array if isinstance(data, TensorBase) else data if is_csr(data) else as_array(data, dtype)
+        if requires_grad and not is_float(self.array.dtype):
+            raise TypeError(f"only floating-point tensors can require gradients, got {self.array.dtype}")
         self.requires_grad = requires_grad
         self.grad: Optional[Tensor] = None
         self._ctx: Optional[autograd.Context] = None
@@ -57,35 +58,47 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         self.retains_grad = False  # a non-leaf that keeps its .grad (retain_grad())
         self._hooks: Optional[dict] = None  # gradient hooks (autograd.add_hook), None while there are none
 
+    @property
+    def data(self) -> "Tensor":
+        """PyTorch's `.data`: the values as a tensor outside the graph that shares this tensor's
+        array, so `p.data -= lr * p.grad` and `p.data.zero_()` change p in place, unrecorded.
+        The engine itself reads the numpy array, `.array` (`.numpy()` too)."""
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        """`p.data = values`: p holds these values from now on (their array, not a copy)."""
+        self.array = value.array if isinstance(value, TensorBase) else as_array(value)
+
     # ------------------------------------------------------------ introspection
     def size(self, dim: Optional[int] = None) -> Union[tuple, int]:
         """The shape (PyTorch's `size()`), or the length of one dimension; `numel()` counts elements."""
-        return self.data.shape if dim is None else self.data.shape[norm_dim(dim, self.ndim)]
+        return self.array.shape if dim is None else self.array.shape[norm_dim(dim, self.ndim)]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self.array)
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        return self.array
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def item(self) -> Union[int, float, bool]:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor of {self.data.size} elements is ambiguous; "
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of {self.array.size} elements is ambiguous; "
                                "use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def __float__(self) -> float:
         return float(self.item())
@@ -94,14 +107,14 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         return int(self.item())
 
     def any(self) -> "Tensor":
-        return Tensor(np.asarray(self.data.any()))
+        return Tensor(np.asarray(self.array.any()))
 
     def all(self) -> "Tensor":
-        return Tensor(np.asarray(self.data.all()))
+        return Tensor(np.asarray(self.array.all()))
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
-        return Tensor(self.data)
+        return Tensor(self.array)
 
     def clone(self) -> "Tensor":
         """A copy that stays in the graph (the gradient passes through unchanged)."""
@@ -110,27 +123,82 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
     def contiguous(self) -> "Tensor":
         """This tensor if its elements lie in row-major order, else a recorded copy that does
         (what `view` needs after `permute` or a strided slice)."""
-        return self if self.data.flags.c_contiguous else self.clone()
+        return self if self.array.flags.c_contiguous else self.clone()
 
     def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> "Tensor":
         """|self − other| ≤ atol + rtol · |other|, elementwise, as a bool tensor (PyTorch's defaults)."""
-        return Tensor(np.isclose(self.data, as_array(getattr(other, "data", other)), rtol, atol, equal_nan))
+        return Tensor(np.isclose(self.array, as_array(getattr(other, "array", other)), rtol, atol, equal_nan))
 
     def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
-        return bool(self.isclose(other, rtol, atol, equal_nan).data.all())
+        return bool(self.isclose(other, rtol, atol, equal_nan).array.all())
+
+    # ------------------------------------------------------------ device, dtype and in-place fills
+    @property
+    def device(self) -> devices.device:
+        """Where the tensor lives: the CPU (`device.py`)."""
+        return devices.CPU
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False,
+           copy: bool = False) -> "Tensor":
+        """PyTorch's `to`: a device (`"cpu"`, a `device`), a dtype, both, or another tensor's. The
+        same tensor when nothing changes; a dtype change is a recorded cast where a gradient flows."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, devices.device)) and (isinstance(a, devices.device) or a.split(":")[0] in
+                                                            ("cpu", "cuda", "mps", "meta", "xpu")):
+                device = a
+            else:
+                dtype = a
+        if device is not None:
+            devices.check(device)
+        out = self if dtype is None or np.dtype(dtype) == self.dtype else (
+            self._to(np.dtype(dtype)) if is_float(np.dtype(dtype)) else self._cast_int(np.dtype(dtype)))
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    def cuda(self, device: Any = None) -> "Tensor":
+        devices.check("cuda" if device is None else device)
+        return self
+
+    def copy_(self, src: Any) -> "Tensor":
+        """Copy `src`'s values into this tensor's array, in place (broadcast; cast to its dtype)."""
+        return self.fill_(src)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
+        """Fill in place with normal samples from the engine's generator (an initialiser's)."""
+        from ..generator import rng
+        return self.fill_(rng().normal(mean, std, self.shape))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
+        from ..generator import rng
+        return self.fill_(rng().uniform(a, b, self.shape))
+
+    def zero_(self) -> "Tensor":
+        """Fill with zeros in place (a gradient, a buffer; a leaf that requires grad under no_grad)."""
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> "Tensor":
+        if autograd.is_grad_enabled() and self.requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation: "
+                               "fill it under no_grad()")
+        self.array[...] = getattr(value, "array", value)
+        return self
 
     def _repr_html_(self) -> str:
         """How a notebook shows a tensor: its values, and where it came from in the graph."""
         import html
         origin = (f"made by <b>{self._ctx.fn.__name__}</b>" if self._ctx is not None else
                   "a leaf that requires grad" if self.requires_grad else "a constant")
-        grad = "" if self.grad is None else f"<br>.grad: <pre>{html.escape(np.array2string(self.grad.data, threshold=20))}</pre>"
+        grad = "" if self.grad is None else f"<br>.grad: <pre>{html.escape(np.array2string(self.grad.array, threshold=20))}</pre>"
         name = f"<b>{html.escape(self.name)}</b> " if self.name else ""
         return (f"<div>{name}Tensor {list(self.shape)} {self.dtype}, {origin}"
-                f"<pre>{html.escape(np.array2string(self.data, threshold=20))}</pre>{grad}</div>")
+                f"<pre>{html.escape(np.array2string(self.array, threshold=20))}</pre>{grad}</div>")
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=20)
+        body = np.array2string(self.array, separator=", ", prefix="Tensor(", threshold=20)
         extra = f", grad_fn={self._ctx.fn.__name__}" if self._ctx is not None else (
             ", requires_grad=True" if self.requires_grad else "")
         return f"Tensor({body}, dtype={self.dtype}{extra})"

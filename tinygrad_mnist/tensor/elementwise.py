@@ -71,11 +71,11 @@ class ElementwiseMethods(TensorBase):
                 raise RuntimeError("in-place operation on a leaf that requires grad: update its data "
                                    "(w.data -= lr * w.grad), do it under no_grad(), or use an optimizer")
             return self._binary(fn, other, real=fn is F.Div)
-        result = fn.apply(self, self.plain(other.data))  # no graph: nothing is recorded
+        result = fn.apply(self, self.plain(other.array))  # no graph: nothing is recorded
         if not np.can_cast(result.dtype, self.dtype, "same_kind"):
             raise TypeError(f"in-place {fn.__name__.lower()}: the result is {result.dtype}, which a "
                             f"{self.dtype} tensor cannot hold")
-        self.data[...] = result.data
+        self.array[...] = result.array
         return self
 
     def __iadd__(self, o): return self._inplace(F.Add, o)
@@ -94,7 +94,7 @@ class ElementwiseMethods(TensorBase):
     def _compare(self, op, other: Any) -> Self:
         if not isinstance(other, (TensorBase, np.ndarray, np.generic, int, float, bool, list, tuple)):
             return NotImplemented  # another object's comparison (pytest.approx) decides
-        return self.plain(op(self.data, other.data if isinstance(other, TensorBase) else other))
+        return self.plain(op(self.array, other.array if isinstance(other, TensorBase) else other))
 
     def __eq__(self, o): return self._compare(np.equal, o)  # type: ignore[override]
     def __ne__(self, o): return self._compare(np.not_equal, o)  # type: ignore[override]
@@ -104,6 +104,21 @@ class ElementwiseMethods(TensorBase):
     def __ge__(self, o): return self._compare(np.greater_equal, o)
 
     __hash__ = object.__hash__
+
+    def eq(self, o: Any) -> Self: return self == o
+    def ne(self, o: Any) -> Self: return self != o
+    def lt(self, o: Any) -> Self: return self < o
+    def le(self, o: Any) -> Self: return self <= o
+    def gt(self, o: Any) -> Self: return self > o
+    def ge(self, o: Any) -> Self: return self >= o
+
+    def where(self, condition: Any, other: Any) -> Self:
+        """`where(condition, self, other)`, PyTorch's method form."""
+        return where(condition, self, other)
+
+    def masked_fill(self, mask: Any, value: Any) -> Self:
+        """`value` where `mask` is true, this tensor elsewhere (no gradient flows to a filled element)."""
+        return where(mask, self._lift(value)._to(self.dtype) if not isinstance(value, TensorBase) else value, self)
 
     def maximum(self, other: Any) -> Self: return self._binary(F.Maximum, other)
     def minimum(self, other: Any) -> Self: return self._binary(F.Minimum, other)
@@ -126,10 +141,25 @@ class ElementwiseMethods(TensorBase):
 
     def _cast_int(self, dtype) -> Self:
         """An integer copy (truncated toward zero, as in PyTorch); no gradient flows through it."""
-        return self.plain(self.data.astype(dtype))
+        return self.plain(self.array.astype(dtype))
 
     def type_as(self, other: Self) -> Self:
         return self._to(other.dtype) if is_float(other.dtype) else self._cast_int(other.dtype)
+
+
+def where(condition: Any, x: Any, y: Any) -> TensorBase:
+    """x where `condition` holds, else y, broadcast together (PyTorch's `torch.where`):
+    d/dx = 1 where the condition holds, d/dy = 1 elsewhere. Two selections, so an inf or a NaN in
+    the branch not taken never reaches the gradient (as `x·c + y·(1 − c)` would let it)."""
+    keep = np.asarray(getattr(condition, "array", condition), dtype=bool)
+    if not isinstance(x, TensorBase):
+        x, y = (y._lift(x), y) if isinstance(y, TensorBase) else (None, y)
+    if x is None:
+        raise TypeError("where(): give at least one of x and y as a tensor")
+    y = x._lift(y)
+    dtype = promote(x.dtype, y.dtype)
+    x, y = x._to(dtype), y._to(dtype)
+    return F.Masked.apply(x, keep=keep) + F.Masked.apply(y, keep=~keep)
 
 
 def _method(op: type):

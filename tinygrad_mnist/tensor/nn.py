@@ -53,9 +53,13 @@ class NetworkMethods(TensorBase):
         """`(scale * self) @ weight.T + bias`, weight shaped [out, in] (Candle's and PyTorch's layout).
         `scale` is an input scale a layer asks for explicitly; it shows in the graph."""
         _check_linear("linear", self, weight, bias)
+        dtype = promote(promote(self.dtype, weight.dtype), weight.dtype if bias is None else bias.dtype)
+        # `@`'s dtype rule; uint8 pixels stay uint8 (the kernel multiplies them by value, in the weight's dtype)
+        x = self if self.dtype == np.uint8 and dtype == weight.dtype else self._to(dtype)
+        weight, bias = weight._to(dtype), None if bias is None else bias._to(dtype)
         if bias is None:
-            return F.Linear.apply(self, weight, scale=scale)
-        return F.Linear.apply(self, weight, bias, scale=scale)
+            return F.Linear.apply(x, weight, scale=scale)
+        return F.Linear.apply(x, weight, bias, scale=scale)
 
     def conv2d(self, weight: Self, bias: Optional[Self] = None, stride: Any = 1, padding: Any = 0,
                dilation: Any = 1, groups: int = 1) -> Self:
@@ -109,7 +113,7 @@ class NetworkMethods(TensorBase):
         indices max_pool2d returned). The size is (n − 1)·stride − 2·padding + kernel per side, or
         `output_size` (its last two numbers)."""
         kernel, stride, padding = _pool_pairs(kernel_size, stride, padding)
-        index = indices.data if isinstance(indices, TensorBase) else np.asarray(indices)
+        index = indices.array if isinstance(indices, TensorBase) else np.asarray(indices)
         if self.ndim != 4 or index.shape != self.shape or index.dtype.kind not in "iu":
             raise ValueError(f"max_unpool2d: expected input [B, C, H, W] and integer indices of its shape, "
                              f"got {self.shape} and {index.dtype} {index.shape}")

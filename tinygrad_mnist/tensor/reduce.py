@@ -1,4 +1,4 @@
-"""`Tensor`'s reductions: sum, mean, prod, var, std, max, min, amax, amin, argmax, argmin."""
+"""`Tensor`'s reductions: sum, mean, prod, var, std, norm, max, min, amax, amin, argmax, argmin."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
@@ -8,6 +8,7 @@ import numpy as np
 from .. import functions as F
 from .. import kernels
 from .base import Dims, TensorBase, norm_dim
+from .elementwise import where
 
 if TYPE_CHECKING:  # each method returns a tensor of its own class (Tensor)
     from typing import Self
@@ -66,6 +67,21 @@ class ReductionMethods(TensorBase):
         """√var, with var's arguments."""
         return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims).sqrt()
 
+    def norm(self, p: Any = "fro", dim: Dims = None, keepdim: bool = False) -> Self:
+        """The p-norm of every element or along `dim`: (Σ |x|ᵖ)^(1/p), p = 2 ('fro') by default;
+        p = inf and -inf are the largest and smallest |x|. d/dx = sign(x)·|x|ᵖ⁻¹ / ‖x‖ᵖ⁻¹, and 0
+        where the norm is 0 (PyTorch's choice): the root is taken only where the sum is not 0,
+        so no 0/0 reaches the gradient."""
+        x = F.Abs.apply(self._real())
+        if p in (float("inf"), float("-inf")):
+            return x.amax(dim, keepdim) if p > 0 else x.amin(dim, keepdim)
+        p = 2.0 if p == "fro" else float(p)
+        if p == 1:
+            return x.sum(dim, keepdim)
+        s = (x * x if p == 2 else x ** p).sum(dim, keepdim)
+        zero = s.array == 0
+        return where(zero, 0.0, where(zero, 1.0, s) ** (1 / p))
+
     def _accumulating(self, dtype: Any) -> Self:
         """What sum and prod run on: `dtype` if given, else int64 for integers and bools (PyTorch's)."""
         if dtype is not None:
@@ -114,9 +130,9 @@ class ReductionMethods(TensorBase):
 
     def _arg(self, pick, dim: Optional[int], keepdim: bool) -> Self:
         if dim is None or self.ndim == 0:
-            return self.plain(np.asarray(pick(self.data.reshape(-1), axis=0) if self.numel() else pick(self.data)))
+            return self.plain(np.asarray(pick(self.array.reshape(-1), axis=0) if self.numel() else pick(self.array)))
         d = norm_dim(dim, self.ndim)
-        out = pick(self.data, axis=d)
+        out = pick(self.array, axis=d)
         return self.plain(np.expand_dims(out, d) if keepdim else np.asarray(out))
 
     def _max_or_min(self, op, pick, dim, keepdim, axis, keepdims):
@@ -130,7 +146,7 @@ class ReductionMethods(TensorBase):
             norm_dim(dim, 0)
             return MinMax(self, self.plain(np.asarray(0)))
         d = norm_dim(dim, self.ndim)
-        indices = np.expand_dims(pick(self.data, axis=d), d)
+        indices = np.expand_dims(pick(self.array, axis=d), d)
         values = self.gather(d, indices)
         if not keepdim:
             values, indices = values.squeeze(d), np.squeeze(indices, d)

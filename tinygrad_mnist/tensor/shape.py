@@ -26,13 +26,16 @@ class ShapeMethods(TensorBase):
         slice the elements are not in row-major order, and it raises (use reshape, or contiguous())."""
         shape = shape_arg(shape)
         try:
-            np.reshape(self.data, shape, copy=False)
+            np.reshape(self.array, shape, copy=False)
         except ValueError:
-            self.data.reshape(shape)  # a shape that does not fit at all raises reshape's error
+            self.array.reshape(shape)  # a shape that does not fit at all raises reshape's error
             raise RuntimeError(f"view: a tensor of shape {self.shape} whose elements are not in row-major "
                                f"order (after permute or a strided slice) cannot be viewed as {shape}; use "
                                ".reshape(...) (which copies), or .contiguous().view(...)") from None
         return F.Reshape.apply(self, shape=shape)
+
+    def view_as(self, other: Any) -> Self:
+        return self.view(*other.shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Self:
         if self.ndim == 0:
@@ -88,9 +91,9 @@ class ShapeMethods(TensorBase):
 
     def __getitem__(self, idx: Any) -> Self:
         if isinstance(idx, TensorBase):
-            idx = idx.data
+            idx = idx.array
         elif isinstance(idx, tuple):
-            idx = tuple(i.data if isinstance(i, TensorBase) else np.asarray(i) if isinstance(i, list) else i
+            idx = tuple(i.array if isinstance(i, TensorBase) else np.asarray(i) if isinstance(i, list) else i
                         for i in idx)
         elif isinstance(idx, list):
             idx = np.asarray(idx)
@@ -115,7 +118,7 @@ class ShapeMethods(TensorBase):
 
     def gather(self, dim: int, index: Any) -> Self:
         """out[i][j] = self[i][index[i][j]] along `dim` (PyTorch's gather)."""
-        index = index.data if isinstance(index, TensorBase) else np.asarray(index)
+        index = index.array if isinstance(index, TensorBase) else np.asarray(index)
         return F.Gather.apply(self, index=index, axis=norm_dim(dim, self.ndim))
 
 

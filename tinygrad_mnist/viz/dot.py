@@ -4,7 +4,7 @@
     open("step.dot", "w").write(to_dot(loss))     # then: dot -Tsvg step.dot > step.svg
 
 Tensors are boxes (shape and dtype; a VarMap variable shows its name; inputs that need no
-gradient are grey); ops are ellipses named after their `Function`, with an input scale where
+gradient are grey); ops are ellipses named after their `Op`, with an input scale where
 the op has one (`Linear` reading uint8 pixels as 0..1). Edges run in data-flow order: input →
 op → output. Producing the text needs no Graphviz; rendering it does (`to_svg` draws without).
 """

@@ -4,7 +4,7 @@ and the gradient that flowed along each edge. The DOT writer, the SVG and the pa
 from this one description.
 
 Tensors are keyed `t0, t1, ...` in the graph's order and named as the trace names them
-(`trace.names_in`); an op is keyed `op0, op1, ...` and labelled by its `Function.label`.
+(`trace.names_in`); an op is keyed `op0, op1, ...` and labelled by its `Op.label`.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def derivative(fn: type) -> str:
 def _tensor(t, key: str, name: str, show_grad: bool, step: Optional[int]) -> dict:
     role = ("parameter" if t.requires_grad else "input") if t._ctx is None else "result"
     label = [part for part in (t.name or (role if t._ctx is None else ""),
-                               f"{dims(t.shape)} {t.dtype}{', CSR' if is_csr(t.data) else ''}") if part]
+                               f"{dims(t.shape)} {t.dtype}{', CSR' if is_csr(t.array) else ''}") if part]
     grad_norm = float(np.linalg.norm(t.grad)) if show_grad and t.grad is not None else None
     if grad_norm is not None:
         label.append(f"grad norm {grad_norm:.4g}")

@@ -1,0 +1,93 @@
+"""Devices by name, PyTorch's spelling: `device("cpu")`, `tensor.device`, `tensor.to(device)`,
+`cuda.is_available()`.
+
+The engine computes on the CPU. A device object names where a tensor lives, so a program written
+for PyTorch (`model.to(device)`, `x.to(device)`, `torch.device("cuda" if ... else "cpu")`) runs
+as it is; asking for a device the engine cannot use raises one clear error, never a silent
+fallback.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+_KNOWN = ("cpu", "cuda", "mps", "meta", "xpu")
+
+
+class device:
+    """A device by type and optional index (`device("cuda:0")`, `device("cuda", 0)`), compared by
+    value, as `torch.device`. Naming any known device is allowed; using one other than the CPU
+    raises (`check`)."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, kind: Any, index: Optional[int] = None):
+        if isinstance(kind, device):
+            kind, index = kind.type, kind.index if index is None else index
+        if not isinstance(kind, str):
+            raise TypeError(f"device(): expected a string such as 'cpu' or 'cuda:0', got {kind!r}")
+        name, _, number = kind.partition(":")
+        if name not in _KNOWN or (number and not number.isdigit()):
+            raise RuntimeError(f"Expected one of {', '.join(_KNOWN)} device type at start of device string: {kind}")
+        self.type, self.index = name, int(number) if number else index
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (RuntimeError, TypeError):
+                return False
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type={self.type!r}" + ("" if self.index is None else f", index={self.index}") + ")"
+
+
+CPU = device("cpu")
+
+
+def check(where: Any) -> device:
+    """`where` as a device this engine computes on (the CPU), or a RuntimeError saying why not."""
+    d = where if isinstance(where, device) else device(where if isinstance(where, str) else str(where))
+    if d.type != "cpu":
+        raise RuntimeError(f"device {str(d)!r} is not available: this engine computes on the CPU "
+                           f"(cuda.is_available() is False); use 'cpu'")
+    return CPU
+
+
+class _Absent:
+    """`cuda`, `backends.mps` and `accelerator` as PyTorch programs ask them: nothing available."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:  # a program seeds CUDA beside the CPU: nothing to seed
+        pass
+
+    manual_seed_all = manual_seed
+
+
+cuda = _Absent()
+accelerator = _Absent()
+
+
+class backends:
+    """`backends.mps.is_available()`, `backends.cudnn.deterministic = True`: as PyTorch programs ask."""
+
+    mps = _Absent()
+
+    class cudnn:
+        deterministic = True
+        benchmark = False
+        enabled = False

@@ -1,0 +1,44 @@
+"""PyTorch's top-level names, so a program ported by renaming `torch` finds them: the
+constructors (`zeros`, `randint`, `from_numpy`, ...), `where`, `flatten`, `manual_seed`, the
+dtypes (numpy's), devices (`device`, `cuda.is_available()`), and `save`/`load` for a state dict.
+
+`NAMES` is read by the package's lazy exports without importing numpy; each name is looked up
+here on first use (`__getattr__`)."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_CONSTRUCTORS = ("zeros", "ones", "full", "randn", "rand", "randint", "arange", "eye", "zeros_like", "ones_like",
+                 "full_like", "randn_like", "rand_like")
+_DTYPES = {"float32": "float32", "float": "float32", "float64": "float64", "double": "float64", "int64": "int64",
+           "long": "int64", "int32": "int32", "int": "int32", "uint8": "uint8", "bool": "bool_"}
+_ELSEWHERE = {"where": ("tensor.elementwise", "where"), "save": ("nn.checkpoint", "save_state_dict"),
+              "load": ("nn.checkpoint", "load_state_dict"), "manual_seed": ("generator", "seed"),
+              "device": ("devices", "device"), "cuda": ("devices", "cuda"), "backends": ("devices", "backends"),
+              "accelerator": ("devices", "accelerator"), "Generator": ("utils.data", "Generator")}
+NAMES = (*_CONSTRUCTORS, *_DTYPES, *_ELSEWHERE, "flatten", "from_numpy")
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    """`torch.flatten(x, 1)`: `x.flatten(start_dim, end_dim)`."""
+    return x.flatten(start_dim, end_dim)
+
+
+def from_numpy(array: Any) -> Any:
+    """A tensor on the array itself (no copy), as `torch.from_numpy`."""
+    from .tensor import Tensor
+    return Tensor(array)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONSTRUCTORS:
+        from .tensor import Tensor
+        return getattr(Tensor, name)
+    if name in _DTYPES:
+        import numpy as np
+        return getattr(np, _DTYPES[name])
+    if name in _ELSEWHERE:
+        module, attr = _ELSEWHERE[name]
+        return getattr(importlib.import_module(f".{module}", __package__), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
