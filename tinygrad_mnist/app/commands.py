@@ -1,11 +1,14 @@
 """The programs' doors: the installed console scripts and `python -m tinygrad_mnist.train`
-(`evaluate`, `predict`, `plot`) all come here. Each settles the process (`cli.start`) before the
-program, and with it numpy, is imported."""
+(`evaluate`, `predict`, `plot`) all come here. Each reads its command line first (`--help` and
+an argument error end here, in a fraction of a second: numpy and numba are not imported yet),
+then settles the process (`cli.start`) before the program, and with it numpy, is imported."""
+import sys
 from . import cli
 
 
 def train_entry() -> None:
     """The `tinygrad-mnist-train` command and `python -m tinygrad_mnist.train`."""
+    cli.train_parser().parse_args(sys.argv[1:])
     cli.start(data=True)
     from . import train
     train.entry()
@@ -13,6 +16,7 @@ def train_entry() -> None:
 
 def evaluate_entry() -> None:
     """The `tinygrad-mnist-evaluate` command and `python -m tinygrad_mnist.evaluate`."""
+    cli.evaluate_parser().parse_args(sys.argv[1:])
     cli.start()
     from . import evaluate
     evaluate.entry()
@@ -20,6 +24,7 @@ def evaluate_entry() -> None:
 
 def predict_entry() -> None:
     """The `tinygrad-mnist-predict` command and `python -m tinygrad_mnist.predict`."""
+    cli.predict_parser().parse_args(sys.argv[1:])
     cli.start()
     from . import predict
     predict.entry()

@@ -45,7 +45,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
     say(f"Model: {kind} from {args.load_model_path}")
     report(labels, predicted, say)
     wrong = np.flatnonzero(predicted != labels)[:args.show_errors]
-    probs = inference.probabilities(model, data.test_images[wrong]) if len(wrong) else []
+    probs = inference.probabilities(model, data.test_images[wrong], inference.EVAL_BATCH.get(kind)) if len(wrong) else []
     for p, i in zip(probs, wrong):
         say(f"\nTest image {i}: true {labels[i]}, predicted {predicted[i]} with probability "
             f"{p[predicted[i]]:.2f} (the true digit: {p[labels[i]]:.2f})")

@@ -137,7 +137,8 @@ def run(args, out: Optional[TextIO] = None) -> int:
     if not args.index and not args.images:
         raise ImageError("nothing to predict: give --index N or image files")
     set_threads(args.threads)
-    model = inference.load(args.load_model_path, inference.model_kind(args.load_model_path, args.model))
+    kind = inference.model_kind(args.load_model_path, args.model)
+    model = inference.load(args.load_model_path, kind)
     names: List[str] = []
     pixels: List[np.ndarray] = []
     labels: List[Optional[int]] = []
@@ -156,7 +157,7 @@ def run(args, out: Optional[TextIO] = None) -> int:
             raise ImageError(str(err) if str(err).startswith(path) else f"{path}: {err}") from None
         names.append(path)
         labels.append(None)
-    probs = inference.probabilities(model, Tensor(np.stack(pixels)))
+    probs = inference.probabilities(model, Tensor(np.stack(pixels)), inference.EVAL_BATCH.get(kind))
     say = printer(out or sys.stdout)
     for n, (name, p, label) in enumerate(zip(names, probs, labels)):
         if n:
