@@ -34,7 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 ENV = "TINYGRAD_MNIST_MUTANT"
 TESTS = [f"tests/engine/test_{name}.py" for name in (
     "torch_parity", "higher_order", "ops", "autograd", "kernels", "kernels_conv", "functional", "semantics", "tensor",
-    "nn", "pytorch_habits", "pytorch_modules", "sparse")] + ["tests/app/test_train.py"]
+    "nn", "pytorch_habits", "pytorch_modules", "sparse", "newton", "optim", "function_contract", "pytorch_spelling")] + [
+    "tests/app/test_train.py"]
 
 # Hand-written edits: (where, the line as it is, the line with the bug).
 EDITS = {
@@ -77,6 +78,12 @@ EDITS = {
     "Linear.csr.edit": ("functions.linalg.Linear.forward", "csr_matmul(x.indptr, x.indices, x.values, w.T, scale)",
                         "csr_matmul(x.indptr, x.indices, x.values, w.T, 1.0)"),
     "owned.edit": ("autograd._owned", "and not any(v is g for v in pending.values()) and", "and"),
+    "NewtonCG.edit": ("nn.newton.NewtonCG._cg", "for _ in range(self.cg_iters):", "for _ in range(self.cg_iters - 1):"),
+    "AdamW.edit": ("optim.adaptive.AdamW._update", 'state["step"] += 1', 'state["step"] = self.step_count + 1'),
+    "BatchNorm.edit": ("nn.normalization._BatchNorm._track", "var.array * (n / (n - 1))", "var.array"),
+    "where.edit": ("tensor.elementwise.where", "F.Masked.apply(y, keep=~keep)", "F.Masked.apply(y, keep=keep)"),
+    "Function.edit": ("autograd._CustomNode.backward", 'r if recorded and hasattr(r, "_ctx") else',
+                      'r.detach() if recorded and hasattr(r, "_ctx") else'),
 }
 TWO_INPUTS = ("Add", "Sub", "Mul", "Div", "PowT", "MatMul", "Linear", "Conv2d", "Maximum", "Minimum")  # both take a gradient
 

@@ -6,7 +6,7 @@ and the running statistics move toward them (the variance unbiased, N/(N−1)·�
 In evaluation, μ and σ² are the running ones: y is then an affine function of x.
 
 The layer is composed of recorded ops (mean, subtraction, product, power), so backward, the
-JVP and second derivatives follow from theirs. docs/higher-order.md derives what they add up to:
+JVP and second derivatives follow from theirs. docs/autodiff.md derives what they add up to:
 with x̂ and N elements per channel, dL/dx = γ/√(σ²+eps) · (g − mean(g) − x̂ · mean(g·x̂)).
 """
 from __future__ import annotations
