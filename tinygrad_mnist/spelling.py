@@ -17,7 +17,12 @@ _ELSEWHERE = {"where": ("tensor.elementwise", "where"), "save": ("nn.checkpoint"
               "load": ("nn.checkpoint", "load_state_dict"), "manual_seed": ("generator", "seed"),
               "device": ("devices", "device"), "cuda": ("devices", "cuda"), "backends": ("devices", "backends"),
               "accelerator": ("devices", "accelerator"), "Generator": ("utils.data", "Generator")}
-NAMES = (*_CONSTRUCTORS, *_DTYPES, *_ELSEWHERE, "flatten", "from_numpy")
+# `torch.max(x, 1)`, `torch.exp(x)`: the function form of a Tensor method, the tensor first
+_METHODS = ("max", "min", "argmax", "argmin", "sum", "mean", "prod", "var", "std", "norm", "amax", "amin", "exp",
+            "log", "log1p", "sqrt", "abs", "sin", "cos", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "clamp",
+            "matmul", "maximum", "minimum", "masked_fill", "reshape", "transpose", "permute", "squeeze", "unsqueeze",
+            "eq", "ne", "lt", "le", "gt", "ge", "isclose", "allclose", "numel")
+NAMES = (*_CONSTRUCTORS, *_DTYPES, *_ELSEWHERE, *_METHODS, "flatten", "from_numpy")
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
@@ -31,7 +36,17 @@ def from_numpy(array: Any) -> Any:
     return Tensor(array)
 
 
+def _function_of(name: str):
+    def function(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(x, name)(*args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"`torch.{name}(x, ...)`: `x.{name}(...)`."
+    return function
+
+
 def __getattr__(name: str) -> Any:
+    if name in _METHODS:
+        return _function_of(name)
     if name in _CONSTRUCTORS:
         from .tensor import Tensor
         return getattr(Tensor, name)

@@ -272,3 +272,15 @@ def test_data_loader_batches_shuffles_with_a_generator_and_drops_the_last():
              for x in b[0].tolist()]
     assert again == order
     assert all((b[1].array == 2 * b[0].array).all() for b in DataLoader(ds, 3, shuffle=True))
+
+
+def test_top_level_function_forms_as_pytorch():
+    x, tx = pair(np.random.default_rng(6).standard_normal((3, 4)), requires_grad=False)
+    values, indices = tinygrad_mnist.max(x, 1)
+    tvalues, tindices = torch.max(tx, 1)
+    same(values, tvalues), same(indices, tindices)
+    for name in ("exp", "sin", "relu", "sigmoid", "tanh", "abs", "sum", "mean", "argmax"):
+        same(getattr(tinygrad_mnist, name)(x), getattr(torch, name)(tx))
+    same(tinygrad_mnist.softmax(x, dim=1), torch.softmax(tx, dim=1))
+    same(tinygrad_mnist.flatten(x), torch.flatten(tx))
+    assert tinygrad_mnist.float32 is np.float32 and tinygrad_mnist.long is np.int64
