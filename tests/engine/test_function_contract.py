@@ -193,3 +193,58 @@ def test_a_function_with_two_outputs():
     a, b = SplitScale.apply(x)
     (b * b).sum().backward()  # the unused output's gradient comes as zeros
     assert x.grad.tolist()[:2] == [0.0, 0.0]
+
+
+def test_one_wrong_jacobian_entry_among_many_outputs_is_caught_by_the_full_check():
+    """A random projection weighs the wrong entry by one normal draw against a tolerance that
+    grows with √outputs: at 10,000 outputs some seeds miss a flipped sign; fast_mode=False
+    compares every entry and never does."""
+    from tinygrad_mnist import GradcheckError
+    from tinygrad_mnist.autograd import Op
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((10000, 2))
+    bad = a.copy()
+    bad[5000, 1] *= -1
+
+    class Lin(Op):
+        @staticmethod
+        def forward(ctx, x):
+            return a @ x
+
+        @staticmethod
+        def backward(ctx, g):
+            return bad.T @ g
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    missed = []
+    for seed in range(300):
+        try:
+            gradcheck(Lin.apply, x, seed=seed)
+            missed.append(seed)
+        except GradcheckError:
+            pass
+    assert 0 < len(missed) < 30, len(missed)
+    with pytest.raises(GradcheckError, match="input 0 at index \\(1,\\) \\(output \\(5000,\\)\\)"):
+        gradcheck(Lin.apply, x, seed=missed[0], fast_mode=False)
+
+
+def test_a_jvp_off_by_a_tenth_of_a_percent_fails_jvpcheck():
+    from tinygrad_mnist import GradcheckError
+    from tinygrad_mnist.autograd import Op
+
+    class Square(Op):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2 * ctx.saved_tensors[0] * g
+
+        @staticmethod
+        def jvp(ctx, t):
+            return 2.0016 * ctx.saved_tensors[0] * t  # 0.08 % too large
+    x = Tensor(np.array([0.7, -1.3, 2.0]), requires_grad=True)
+    assert gradcheck(Square.apply, x)
+    with pytest.raises(GradcheckError, match="uᵀ\\(J·v\\) against \\(uᵀJ\\)·v"):
+        jvpcheck(Square.apply, [x])

@@ -192,10 +192,12 @@ def test_relu_and_its_gradient(dtype, rng):
     x = rng.standard_normal((TALL, 100)).astype(dtype)
     x[0, :4] = [np.nan, 0.0, -0.0, np.inf]
     g = rng.standard_normal(x.shape).astype(dtype)
-    g[1, 0], x[1, 0] = np.nan, -1.0  # a NaN gradient stays NaN even where relu is flat
+    g[1, 0], x[1, 0] = np.nan, -1.0  # a NaN gradient where relu is flat gives 0 (PyTorch's)
+    g[1, 1], x[1, 1] = np.nan, 1.0  # and stays NaN where it passes
     y = nb.relu(x)
     np.testing.assert_array_equal(y, ref.relu(x))
     np.testing.assert_array_equal(nb.relu_backward(g, y), ref.relu_backward(g, y))
+    assert ref.relu_backward(g, y)[1, 0] == 0 and np.isnan(ref.relu_backward(g, y)[1, 1])
     np.testing.assert_array_equal(nb.relu(x[:, ::2]), ref.relu(x[:, ::2]))  # other layouts: the twin
 
 

@@ -173,3 +173,11 @@ def test_class_weights_with_smoothing_and_probability_targets(smoothing, backend
         theirs = TF.cross_entropy(t_logits, torch.from_numpy(target), torch.from_numpy(weight),
                                   label_smoothing=smoothing)
         close(ours.array, theirs)
+
+
+@needs_torch
+def test_relu_sends_zero_where_flat_even_for_a_nan_cotangent(backend):
+    x, tx = pair([-1.0, 2.0, 0.0])
+    g = np.array([np.nan, np.nan, np.inf])
+    x.relu().backward(g), tx.relu().backward(torch.tensor(g))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())  # [0, nan, 0]

@@ -90,8 +90,9 @@ class ReLU(Op):
 
 
 class ReLUBackward(Op):
-    """g · [y > 0], ReLU's gradient as an op of its own (PyTorch's threshold_backward):
-    d/dg = [y > 0], d/dy = 0 (the mask is constant almost everywhere)."""
+    """g where y > 0, else 0: ReLU's gradient as an op of its own (PyTorch's threshold_backward,
+    which selects, so a NaN cotangent where ReLU is flat gives 0): d/dg = [y > 0], d/dy = 0 (the
+    mask is constant almost everywhere)."""
 
     @staticmethod
     def forward(ctx: Context, grad, y):

@@ -30,9 +30,9 @@ def _relu_rows(x, out, lo, hi):
 
 @jit()
 def _relu_backward_rows(grad, y, out, lo, hi):
-    zero, one = grad.dtype.type(0), grad.dtype.type(1)
+    zero = grad.dtype.type(0)
     for i in range(lo, hi):
-        out[i] = grad[i] * (one if y[i] > zero else zero)
+        out[i] = grad[i] if y[i] > zero else zero
 
 
 def _flat_pair(a: np.ndarray, b: np.ndarray) -> bool:
@@ -51,7 +51,8 @@ def relu(x: np.ndarray) -> np.ndarray:
 
 
 def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """grad where relu's output y > 0, else 0 (as grad · [y > 0]: a NaN gradient stays NaN)."""
+    """grad where relu's output y > 0, else 0, selected (not multiplied): a NaN or infinite
+    gradient where relu is flat gives 0, as PyTorch's threshold_backward."""
     if not _flat_pair(grad, y):
         return relu_backward_reference(grad, y)
     out = np.empty_like(grad)

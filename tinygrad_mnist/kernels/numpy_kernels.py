@@ -38,8 +38,9 @@ def relu(x: np.ndarray) -> np.ndarray:
 
 
 def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """grad where relu's output y > 0, else 0 (as grad · [y > 0]: a NaN gradient stays NaN)."""
-    return grad * (y > 0)
+    """grad where relu's output y > 0, else 0, selected (not multiplied): a NaN or infinite
+    gradient where relu is flat gives 0, as PyTorch's threshold_backward."""
+    return np.where(y > 0, grad, grad.dtype.type(0))
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
