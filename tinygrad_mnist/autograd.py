@@ -292,7 +292,7 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
     captured: dict = {}
     previous, _mode.enabled = _mode.enabled, create_graph  # a create_graph backward records its ops
     try:
-        for node in reversed(topological_order(list(roots))):
+        for node in reversed(_needed(topological_order(list(roots)), capture)):
             g = pending.pop(id(node), None)
             if g is None:
                 continue
@@ -314,6 +314,19 @@ def backward(roots: Sequence, grads: Sequence, retain_graph: bool = False, creat
     finally:
         _mode.enabled = previous
     return captured
+
+
+def _needed(order: list, capture: Optional[set]) -> list:
+    """The nodes a pass must visit: all of them when leaves accumulate, else (`grad()`) only those
+    on a path to a captured node. Without the cut, `grad` of a step of an unrolled loop walked the
+    whole history behind its inputs, recording it again under create_graph: quadratic."""
+    if capture is None:
+        return order
+    needed: set = set()
+    for node in order:  # inputs before the nodes made from them
+        if id(node) in capture or node._ctx is not None and any(id(p) in needed for p in node._ctx.parents):
+            needed.add(id(node))
+    return [n for n in order if id(n) in needed]
 
 
 def _owned(g, pending: dict, seeds) -> bool:  # g is the pass's alone: no view, no seed, not also sent elsewhere

@@ -16,7 +16,8 @@ _DTYPES = {"float32": "float32", "float": "float32", "float64": "float64", "doub
 _ELSEWHERE = {"where": ("tensor.elementwise", "where"), "save": ("nn.checkpoint", "save_state_dict"),
               "load": ("nn.checkpoint", "load_state_dict"), "manual_seed": ("generator", "seed"),
               "device": ("devices", "device"), "cuda": ("devices", "cuda"), "backends": ("devices", "backends"),
-              "accelerator": ("devices", "accelerator"), "Generator": ("utils.data", "Generator")}
+              "accelerator": ("devices", "accelerator"), "Generator": ("utils.data", "Generator"),
+              "checkpoint": ("utils.checkpoint", "checkpoint")}
 # `torch.max(x, 1)`, `torch.exp(x)`: the function form of a Tensor method, the tensor first
 _METHODS = ("max", "min", "argmax", "argmin", "sum", "mean", "prod", "var", "std", "norm", "amax", "amin", "exp",
             "log", "log1p", "sqrt", "abs", "sin", "cos", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "clamp",
