@@ -102,10 +102,11 @@ def _forward(func: Callable, xs: list, tangents: list, strict: bool):
 
 def _jvp_by_reverse(func: Callable, ins: tuple, v, strict: bool):
     """J·v as a graph: g(u) = uᵀJ is linear in a dummy cotangent u, so ∂⟨g(u), v⟩/∂u = J·v, and
-    both passes are recorded (the double-backward trick; `torch.autograd.functional.jvp`'s)."""
+    both passes are recorded (the double-backward trick; `torch.autograd.functional.jvp`'s).
+    A tangent given as a tensor stays in the graph: the result is differentiable in v too."""
     xs = _leaves(ins, create_graph=True)
-    tangents = [Tensor(np.ones_like(x.array)) for x in xs] if v is None else [Tensor(a) for a in _like(
-        v, [x.shape for x in xs])]
+    tangents = [Tensor(np.ones_like(x.array)) for x in xs] if v is None else [
+        t if isinstance(t, Tensor) else Tensor(a) for t, a in zip(_tuple(v)[0], _like(v, [x.shape for x in xs]))]
     with enable_grad():
         outs, out_was = _tuple(func(*xs))
         dummies = [Tensor(np.zeros_like(o.array), requires_grad=True) for o in outs]
