@@ -26,11 +26,15 @@ def by_hand(x: np.ndarray) -> np.ndarray:
     return (1 - t ** 2)[:, None] * A * s + t[:, None]
 
 
-def check() -> None:
-    x = np.array([0.2, -0.5, 0.9])
-    for jac in (by_columns(x), by_rows(x), functional.jacobian(f, Tensor(x)).numpy(),
-                functional.jacobian(f, Tensor(x), strategy="forward-mode").numpy()):
-        np.testing.assert_allclose(jac, by_hand(x), rtol=1e-12, atol=1e-14)
+def check(by_columns=by_columns, by_rows=by_rows, by_hand=by_hand) -> None:
+    """The student's three Jacobians against the engine's, at two points."""
+    for x in (np.array([0.2, -0.5, 0.9]), np.array([1.5, 0.3, -2.0])):
+        reference = functional.jacobian(f, Tensor(x)).numpy()
+        np.testing.assert_allclose(reference, functional.jacobian(f, Tensor(x), strategy="forward-mode").numpy(),
+                                   rtol=1e-12, atol=1e-14)
+        for name, jac in (("by_columns", by_columns(x)), ("by_rows", by_rows(x)), ("by_hand", by_hand(x))):
+            assert np.shape(jac) == (5, 3), f"{name}: shape {np.shape(jac)}, J is [5, 3] (outputs × inputs)"
+            np.testing.assert_allclose(jac, reference, rtol=1e-12, atol=1e-14, err_msg=name)
 
 
 if __name__ == "__main__":

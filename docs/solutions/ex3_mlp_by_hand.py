@@ -33,7 +33,9 @@ def train(steps=300, lr=0.5, hidden=16, seed=0):
     return float(loss.item()), float((predicted == y).mean())
 
 
-def check() -> None:
+def check(train=train) -> None:
+    """The student's `train()` (returning the final loss and the training accuracy) must
+    separate the moons: a linear model, or one whose gradients pile up, does not."""
     loss, accuracy = train()
     assert accuracy >= 0.95, accuracy
     assert loss < 0.2, loss

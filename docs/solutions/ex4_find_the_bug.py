@@ -33,7 +33,10 @@ class FixedDiv(Op):
         return grad / b, -grad * a / (b * b)
 
 
-def check() -> None:
+def check(fixed=FixedDiv) -> None:
+    """gradcheck finds the broken backward's wrong input, and passes the student's fix, first
+    and second order (the fix must also work on tensors, for create_graph)."""
+    from tinygrad_mnist import gradgradcheck
     rng = np.random.default_rng(2)
     a = Tensor(rng.normal(size=(3,)), requires_grad=True)
     b = Tensor(rng.uniform(1, 2, size=(3,)), requires_grad=True)
@@ -43,7 +46,8 @@ def check() -> None:
         assert "input 1" in str(err)  # gradcheck names the input whose gradient is wrong
     else:
         raise AssertionError("gradcheck should have caught the broken backward")
-    assert gradcheck(lambda x, y: FixedDiv.apply(x, y), [a, b])
+    assert gradcheck(lambda x, y: fixed.apply(x, y), [a, b])
+    assert gradgradcheck(lambda x, y: fixed.apply(x, y), [a, b])
 
 
 if __name__ == "__main__":

@@ -14,8 +14,18 @@ def unbroadcast_by_hand(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def check() -> None:
+def check(unbroadcast_by_hand=unbroadcast_by_hand) -> None:
+    """The student's un-broadcast against the engine's gradients, on shapes that broadcast in
+    front, in the middle and both."""
     rng = np.random.default_rng(3)
+    for big, small in (((3, 4), (4,)), ((2, 3, 4), (3, 1)), ((2, 3, 4), (1, 3, 1)), ((5, 1, 4), (2, 1)),
+                       ((2, 3), ())):
+        target = Tensor(rng.normal(size=small), requires_grad=True)
+        g = rng.normal(size=np.broadcast_shapes(big, small))
+        (target + Tensor(np.zeros(big))).backward(g)
+        mine = unbroadcast_by_hand(g, small)
+        assert np.shape(mine) == small, f"{np.shape(mine)} for a gradient of shape {small}"
+        np.testing.assert_allclose(mine, target.grad.numpy(), rtol=1e-12)
     a_np, b_np = rng.normal(size=(3, 1)), rng.normal(size=(4,))
     a, b = Tensor(a_np, requires_grad=True), Tensor(b_np, requires_grad=True)
     (a * b).sum().backward()          # y[i, j] = a[i, 0] · b[j], a 3 × 4 table

@@ -26,10 +26,12 @@ def naive(x: np.ndarray) -> float:
         return float(np.log(np.exp(x).sum()))
 
 
-def check() -> None:
+def check(LogSumExp=LogSumExp) -> None:
+    """The student's op: exact at 10⁴ without an overflow warning, and its gradient the softmax."""
     big = np.array([1e4, 1e4 - 1.0, -1e4])
     assert not np.isfinite(naive(big))                      # the obvious formula overflows
-    y = LogSumExp.apply(Tensor(big)).item()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y = LogSumExp.apply(Tensor(big)).item()
     np.testing.assert_allclose(y, 1e4 + np.log(1 + np.exp(-1.0)), rtol=1e-12)
     x = Tensor(np.random.default_rng(4).normal(size=6) * 5, requires_grad=True)
     assert gradcheck(lambda t: LogSumExp.apply(t), [x])

@@ -26,16 +26,22 @@ def engine(p, grads, **options):
     return w.numpy()
 
 
-def check() -> None:
+def check(adamw_by_hand=adamw_by_hand) -> None:
+    """The student's `adamw_by_hand(p, grads, lr, beta1, beta2, eps, weight_decay)` against the
+    engine's AdamW, with and without decay, on gradients of two scales."""
     rng = np.random.default_rng(7)
     p = rng.standard_normal((3, 4))
     grads = [rng.standard_normal((3, 4)) for _ in range(25)]
-    for wd in (0.0, 0.1):
-        np.testing.assert_allclose(engine(p, grads, lr=0.01, weight_decay=wd),
-                                   adamw_by_hand(p, grads, weight_decay=wd), rtol=0, atol=1e-12)
-    # without the bias correction the first steps are far too small: the check can tell
-    first = adamw_by_hand(p, grads[:1])
-    assert np.allclose(np.abs(first - p), 0.01, rtol=1e-4)  # |step| = lr on step 1, whatever g's scale
+    for scale in (1.0, 1e-6):
+        for wd in (0.0, 0.1):
+            g = [scale * x for x in grads]
+            np.testing.assert_allclose(adamw_by_hand(p, g, lr=0.01, weight_decay=wd),
+                                       engine(p, g, lr=0.01, weight_decay=wd), rtol=0, atol=1e-12)
+    # the first step: m̂ = g, v̂ = g², so |Δp| = lr·|g| / (|g| + eps): lr to within eps/|g|, and
+    # visibly less for gradients near eps (the written answer in exercises.md)
+    g = np.array([1.0, 1e-8, 1e-10])
+    first = adamw_by_hand(np.zeros(3), [g], lr=0.01, eps=1e-8)
+    np.testing.assert_allclose(np.abs(first), 0.01 * g / (g + 1e-8), rtol=1e-9)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ def by_hand(a, b, c):
     return da, db, dc
 
 
-def check() -> None:
+def check(by_hand=by_hand) -> None:
+    """The student's three gradients: values and shapes against the engine's."""
     rng = np.random.default_rng(8)
     a, b, c = rng.standard_normal((2, 1, 3)), rng.standard_normal((4, 1)), rng.standard_normal(3)
     ta, tb, tc = (Tensor(v, requires_grad=True) for v in (a, b, c))
