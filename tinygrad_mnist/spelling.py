@@ -22,8 +22,10 @@ _ELSEWHERE = {"where": ("tensor.elementwise", "where"), "save": ("nn.checkpoint"
 _METHODS = ("max", "min", "argmax", "argmin", "sum", "mean", "prod", "var", "std", "norm", "amax", "amin", "exp",
             "log", "log1p", "sqrt", "abs", "sin", "cos", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "clamp",
             "matmul", "maximum", "minimum", "masked_fill", "reshape", "transpose", "permute", "squeeze", "unsqueeze",
-            "eq", "ne", "lt", "le", "gt", "ge", "isclose", "allclose", "numel")
-NAMES = (*_CONSTRUCTORS, *_DTYPES, *_ELSEWHERE, *_METHODS, "flatten", "from_numpy")
+            "eq", "ne", "lt", "le", "gt", "ge", "isclose", "allclose", "numel", "logsumexp", "mm", "bmm", "square",
+            "rsqrt", "sign", "split", "chunk", "t")
+_MORE = ("flatten", "from_numpy", "randperm", "empty", "linspace", "is_tensor", "inference_mode")
+NAMES = (*_CONSTRUCTORS, *_DTYPES, *_ELSEWHERE, *_METHODS, *_MORE)
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
@@ -35,6 +37,39 @@ def from_numpy(array: Any) -> Any:
     """A tensor on the array itself (no copy), as `torch.from_numpy`."""
     from .tensor import Tensor
     return Tensor(array)
+
+
+def randperm(n: int, dtype: Any = None, device: Any = None, **unused: Any) -> Any:
+    """0 .. n−1 in a random order from the engine's generator."""
+    import numpy as np
+
+    from .generator import rng
+    from .tensor import Tensor
+    return Tensor(rng().permutation(n).astype(dtype or np.int64))
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+    """A new tensor of `size` (zeros: this engine never hands out uninitialised memory)."""
+    from .tensor import Tensor
+    return Tensor.zeros(*size, dtype=dtype or __getattr__("float32"), requires_grad=requires_grad, device=device)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None) -> Any:
+    import numpy as np
+
+    from .tensor import Tensor
+    return Tensor(np.linspace(start, end, steps, dtype=dtype or np.float32))
+
+
+def is_tensor(obj: Any) -> bool:
+    from .tensor import Tensor
+    return isinstance(obj, Tensor)
+
+
+def inference_mode(mode: bool = True) -> Any:
+    """PyTorch's `inference_mode()`: here `no_grad()` (nothing is recorded)."""
+    from .autograd import no_grad, set_grad_enabled
+    return no_grad() if mode else set_grad_enabled(True)
 
 
 def _function_of(name: str):

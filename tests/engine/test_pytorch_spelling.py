@@ -284,3 +284,90 @@ def test_top_level_function_forms_as_pytorch():
     same(tinygrad_mnist.softmax(x, dim=1), torch.softmax(tx, dim=1))
     same(tinygrad_mnist.flatten(x), torch.flatten(tx))
     assert tinygrad_mnist.float32 is np.float32 and tinygrad_mnist.long is np.int64
+
+
+# ---------------------------------------------------------------- more of what ports reach for
+import tinygrad_mnist.nn.functional as F  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
+
+MORE = {
+    "t": (lambda x: x.t(), lambda x: x.t()),
+    "square": (lambda x: x.square(), lambda x: x.square()),
+    "rsqrt": (lambda x: (x.abs() + 0.5).rsqrt(), lambda x: (x.abs() + 0.5).rsqrt()),
+    "logsumexp": (lambda x: x.logsumexp(1), lambda x: x.logsumexp(1)),
+    "logsumexp_keep": (lambda x: x.logsumexp(dim=0, keepdim=True) * 3, lambda x: x.logsumexp(0, keepdim=True) * 3),
+    "mm": (lambda x: x.mm(x.t()), lambda x: x.mm(x.t())),
+    "split": (lambda x: x.split(2, dim=1)[1] * 2, lambda x: x.split(2, dim=1)[1] * 2),
+    "chunk": (lambda x: x.chunk(2)[1], lambda x: x.chunk(2)[1]),
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.1), lambda x: TF.leaky_relu(x, 0.1)),
+    "elu": (lambda x: F.elu(x), lambda x: TF.elu(x)),
+    "silu": (lambda x: F.silu(x), lambda x: TF.silu(x)),
+    "normalize": (lambda x: F.normalize(x), lambda x: TF.normalize(x)),
+    "l1_loss": (lambda x: F.l1_loss(x, x.detach() * 0.5), lambda x: TF.l1_loss(x, x.detach() * 0.5)),
+    "bce": (lambda x: F.binary_cross_entropy(x.sigmoid(), (x.detach() > 0).double()),
+            lambda x: TF.binary_cross_entropy(x.sigmoid(), (x.detach() > 0).double())),
+    "bce_logits": (lambda x: F.binary_cross_entropy_with_logits(x, (x.detach() > 0.3).double(), reduction="sum"),
+                   lambda x: TF.binary_cross_entropy_with_logits(x, (x.detach() > 0.3).double(), reduction="sum")),
+    "bce_logits_pos": (lambda x: F.binary_cross_entropy_with_logits(x, (x.detach() > 0).double(),
+                                                                    pos_weight=Tensor(np.array([2.0]))),
+                       lambda x: TF.binary_cross_entropy_with_logits(x, (x.detach() > 0).double(),
+                                                                     pos_weight=torch.tensor([2.0], dtype=torch.float64))),
+}
+
+
+@pytest.mark.parametrize("name", MORE)
+def test_more_methods_and_functions_match_pytorch(name):
+    ours, theirs = MORE[name]
+    x, tx = pair(np.random.default_rng(7).standard_normal((4, 4)) * 2)
+    y, ty = ours(x), theirs(tx)
+    same(y, ty)
+    g = np.random.default_rng(8).standard_normal(ty.shape)
+    y.backward(g), ty.backward(torch.tensor(g))
+    same(x.grad, tx.grad)
+
+
+def test_modules_initialisers_and_grad_modes_as_pytorch():
+    for ours, theirs in ((nn.LeakyReLU(0.2), tnn.LeakyReLU(0.2)), (nn.ELU(), tnn.ELU()), (nn.SiLU(), tnn.SiLU()),
+                         (nn.L1Loss(), tnn.L1Loss()), (nn.BCELoss(), tnn.BCELoss())):
+        assert repr(ours) == repr(theirs)
+    x, tx = pair(np.random.default_rng(9).uniform(0.1, 0.9, (3, 2)))
+    same(nn.BCELoss()(x, Tensor(np.ones((3, 2)))), tnn.BCELoss()(tx, torch.ones(3, 2, dtype=torch.float64)))
+    tinygrad_mnist.manual_seed(0)
+    w = Tensor(np.zeros((300, 200), np.float32), requires_grad=True)
+    nn.init.kaiming_uniform_(w, a=5 ** 0.5)
+    assert abs(float(w.array.max()) - 1 / np.sqrt(200)) < 1e-3  # PyTorch's Linear default: ±1/√fan_in
+    nn.init.xavier_normal_(w)
+    assert abs(float(w.array.std()) - np.sqrt(2 / 500)) < 2e-3
+    assert nn.init.calculate_gain("relu") == tnn.init.calculate_gain("relu")
+    assert nn.init.calculate_gain("leaky_relu", 0.2) == tnn.init.calculate_gain("leaky_relu", 0.2)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    tmodel = tnn.Sequential(tnn.Linear(2, 3), tnn.Sequential(tnn.ReLU(), tnn.Linear(3, 1)))
+    assert [n for n, _ in model.named_modules()] == [n for n, _ in tmodel.named_modules()]
+    seen = []
+    model.apply(lambda m: seen.append(type(m).__name__))
+    assert seen == ["Linear", "ReLU", "Linear", "Sequential", "Sequential"]
+    model.apply(lambda m: nn.init.zeros_(m.bias) if isinstance(m, nn.Linear) else None)
+    assert float(model[0].bias.array.sum()) == 0
+    model.requires_grad_(False)
+    assert model.parameters() == []
+    model.requires_grad_(True)
+    assert len(model.parameters()) == 4
+    p = Tensor(np.ones(2), requires_grad=True)
+    tinygrad_mnist.set_grad_enabled(False)
+    try:
+        assert not (p * 2).requires_grad
+    finally:
+        tinygrad_mnist.set_grad_enabled(True)
+    assert (p * 2).requires_grad
+    with tinygrad_mnist.inference_mode():
+        assert not (p * 2).requires_grad
+
+    @tinygrad_mnist.no_grad()
+    def evaluate():
+        return (p * 2).requires_grad
+    assert not evaluate() and (p * 2).requires_grad
+    assert F.one_hot(Tensor(np.array([0, 2]))).tolist() == TF.one_hot(torch.tensor([0, 2])).tolist()
+    tinygrad_mnist.manual_seed(1)
+    assert sorted(tinygrad_mnist.randperm(5).tolist()) == [0, 1, 2, 3, 4]
+    assert tinygrad_mnist.is_tensor(p) and tinygrad_mnist.empty(2, 3).shape == (2, 3)
+    same(tinygrad_mnist.linspace(0, 1, 5), torch.linspace(0, 1, 5), 1e-7)

@@ -10,6 +10,7 @@ Candle's names for the same classes.
 """
 from . import functional, init, loss, ops
 from .checkpoint import CheckpointError
+from .activations import ELU, BCELoss, BCEWithLogitsLoss, L1Loss, LeakyReLU, SiLU
 from .layers import (AvgPool2d, Conv1d, Conv2d, Conv2dConfig, CrossEntropyLoss, Dropout, Flatten, Identity, Linear,
                      LogSoftmax, MaxPool2d, MSELoss, ReLU, Sigmoid, Softmax, Tanh, conv2d, conv2d_no_bias, linear,
                      linear_no_bias, max_pool2d, relu)
@@ -23,4 +24,5 @@ __all__ = ["VarMap", "VarBuilder", "Linear", "linear", "linear_no_bias", "Module
            "conv2d", "conv2d_no_bias", "Dropout", "max_pool2d", "relu", "SGD", "AdamW", "NewtonCG", "Optimizer",
            "CheckpointError", "init", "ops", "loss", "Parameter", "Sequential", "ReLU", "CrossEntropyLoss", "Conv1d",
            "AvgPool2d", "MaxPool2d", "Tanh", "Sigmoid", "Identity", "Flatten", "LogSoftmax", "Softmax", "MSELoss",
-           "ModuleList", "BatchNorm1d", "BatchNorm2d", "functional"]
+           "ModuleList", "BatchNorm1d", "BatchNorm2d", "functional", "LeakyReLU", "ELU", "SiLU", "L1Loss", "BCELoss",
+           "BCEWithLogitsLoss"]

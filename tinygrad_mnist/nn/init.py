@@ -110,3 +110,78 @@ class Kaiming(Init):
 
 DEFAULT_KAIMING_NORMAL = Kaiming(NormalOrUniform.NORMAL, FanInOut.FAN_IN, RELU)
 DEFAULT_KAIMING_UNIFORM = Kaiming(NormalOrUniform.UNIFORM, FanInOut.FAN_IN, RELU)
+
+
+# ---------------------------------------------------------------- PyTorch's in-place initialisers
+# `nn.init.kaiming_uniform_(layer.weight)` and its siblings: the tensor's array filled in place
+# (outside the graph, as under PyTorch's no_grad), the tensor returned. Same formulas as above.
+_GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0),
+          "selu": 0.75}
+
+
+def calculate_gain(nonlinearity: str, param: float = None) -> float:
+    """PyTorch's gain: the factor that keeps the activations' variance through `nonlinearity`."""
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity not in _GAINS:
+        raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+    return _GAINS[nonlinearity]
+
+
+def _fill(tensor, values: np.ndarray):
+    tensor.array[...] = values.astype(tensor.dtype)
+    return tensor
+
+
+def _fans(tensor) -> Tuple[int, int]:
+    shape = tuple(tensor.shape)
+    return FanInOut.FAN_IN.of(shape), FanInOut.FAN_OUT.of(shape)
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0):
+    return _fill(tensor, rng().uniform(a, b, tensor.shape))
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+    return _fill(tensor, rng().normal(mean, std, tensor.shape))
+
+
+def constant_(tensor, val: float):
+    return _fill(tensor, np.full(tensor.shape, val))
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+    """Uniform in ±gain·√(3/fan) (PyTorch's He initialisation)."""
+    fan = _fans(tensor)[0 if mode == "fan_in" else 1]
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+    fan = _fans(tensor)[0 if mode == "fan_in" else 1]
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+
+
+def xavier_uniform_(tensor, gain: float = 1.0):
+    """Uniform in ±gain·√(6/(fan_in + fan_out)) (Glorot's)."""
+    fan_in, fan_out = _fans(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain: float = 1.0):
+    fan_in, fan_out = _fans(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+__all__ += ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "kaiming_uniform_",
+            "kaiming_normal_", "xavier_uniform_", "xavier_normal_"]

@@ -161,6 +161,40 @@ class Module:
     def cuda(self, device: Any = None) -> "Module":
         return self.to("cuda" if device is None else device)
 
+    def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
+        """(path, module) for this module ('' ) and every module inside it, PyTorch's order."""
+        yield prefix, self
+        for name, m in self.named_children():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def apply(self, fn: Any) -> "Module":
+        """fn(m) for every module inside this one, then this one (an initialiser's loop)."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze every parameter; a frozen one leaves parameters() too."""
+        for t in [t for _, t in self._named_tensors(buffers=False)] if not requires_grad else \
+                [v for m in self.modules() for _, v in m._members() if isinstance(v, Parameter)]:
+            t.requires_grad = requires_grad
+        return self
+
+    def add_module(self, name: str, module: Optional["Module"]) -> None:
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param: Optional[Tensor]) -> None:
+        setattr(self, name, param)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
     def extra_repr(self) -> str:
         """What `print(model)` shows inside this module's parentheses (its settings)."""
         return ""

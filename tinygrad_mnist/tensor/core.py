@@ -156,6 +156,21 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
             self._to(np.dtype(dtype)) if is_float(np.dtype(dtype)) else self._cast_int(np.dtype(dtype)))
         return out.clone() if copy and out is self else out
 
+    def nelement(self) -> int:
+        return self.array.size
+
+    def element_size(self) -> int:
+        return self.array.itemsize
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return Tensor.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return Tensor.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
+        return Tensor(np.array(getattr(data, "array", data), dtype=dtype or self.dtype), requires_grad=requires_grad)
+
     def cpu(self) -> "Tensor":
         return self
 

@@ -83,6 +83,29 @@ class ElementwiseMethods(TensorBase):
     def __imul__(self, o): return self._inplace(F.Mul, o)
     def __itruediv__(self, o): return self._inplace(F.Div, o)
 
+    def add_(self, other: Any) -> Self: return self.__iadd__(other)
+    def sub_(self, other: Any) -> Self: return self.__isub__(other)
+    def mul_(self, other: Any) -> Self: return self.__imul__(other)
+    def div_(self, other: Any) -> Self: return self.__itruediv__(other)
+
+    def square(self) -> Self:
+        """x·x (the product rule: d/dx = 2x)."""
+        return self * self
+
+    def rsqrt(self) -> Self:
+        """1/√x, composed: d/dx = −½ x^(−3/2)."""
+        return self._real() ** -0.5
+
+    def sign(self) -> Self:
+        """−1, 0 or 1; no gradient (it is 0 almost everywhere)."""
+        return self.plain(np.sign(self.array))
+
+    def is_floating_point(self) -> bool:
+        return is_float(self.dtype)
+
+    def bool(self) -> Self:
+        return self.plain(self.array.astype(bool))
+
     def add(self, other: Any) -> Self: return self + other
     def sub(self, other: Any) -> Self: return self - other
     def mul(self, other: Any) -> Self: return self * other

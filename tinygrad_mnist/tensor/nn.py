@@ -43,6 +43,18 @@ class NetworkMethods(TensorBase):
         drop = ([out.ndim - 2] if self.ndim == 1 else []) + ([out.ndim - 1] if other.ndim == 1 else [])
         return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in drop)) if drop else out
 
+    def mm(self, other: Any) -> Self:
+        """The product of two 2-D tensors."""
+        if self.ndim != 2 or getattr(other, "ndim", 2) != 2:
+            raise ValueError(f"mm: expected two 2-D tensors, got {self.shape} and {getattr(other, 'shape', None)}")
+        return self.matmul(other)
+
+    def bmm(self, other: Any) -> Self:
+        """Products of two batches of matrices, [B, n, k] @ [B, k, m]."""
+        if self.ndim != 3 or getattr(other, "ndim", 3) != 3:
+            raise ValueError(f"bmm: expected two 3-D tensors, got {self.shape} and {getattr(other, 'shape', None)}")
+        return self.matmul(other)
+
     def dot(self, other: Self) -> Self:
         """The inner product of two 1-D tensors."""
         if self.ndim != 1 or other.ndim != 1:

@@ -82,6 +82,16 @@ class ReductionMethods(TensorBase):
         zero = s.array == 0
         return where(zero, 0.0, where(zero, 1.0, s) ** (1 / p))
 
+    def logsumexp(self, dim: Dims, keepdim: bool = False) -> Self:
+        """log Σ exp(x) along `dim`, shifted by the largest value (a constant: the gradient, the
+        softmax, does not depend on it), so nothing overflows."""
+        x = self._real()
+        axes, _ = x._reduction(dim, True, None, None)
+        shift = x.plain(np.max(x.array, axis=axes, keepdims=True) if x.numel() else np.zeros(()))
+        shift = x.plain(np.where(np.isfinite(shift.array), shift.array, 0).astype(x.dtype))
+        out = F.Log.apply((x - shift).exp().sum(axes, keepdim=True)) + shift
+        return out if keepdim else out.reshape(*[n for i, n in enumerate(out.shape) if i not in (axes or ())])
+
     def _accumulating(self, dtype: Any) -> Self:
         """What sum and prod run on: `dtype` if given, else int64 for integers and bools (PyTorch's)."""
         if dtype is not None:

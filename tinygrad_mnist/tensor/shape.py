@@ -105,6 +105,28 @@ class ShapeMethods(TensorBase):
             return F.Index.apply(F.Index.apply(self, idx=first), idx=rest)
         return F.Index.apply(self, idx=idx)
 
+    def t(self) -> Self:
+        """The transpose of a tensor of at most 2 dimensions (PyTorch's `t()`)."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}; use transpose(d0, d1)")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def split(self, split_size: Any, dim: int = 0) -> tuple:
+        """Pieces of `split_size` along `dim` (the last one smaller), or of the sizes listed."""
+        dim = norm_dim(dim, self.ndim)
+        n = self.shape[dim]
+        sizes = list(split_size) if isinstance(split_size, (list, tuple)) else \
+            [min(split_size, n - s) for s in range(0, n, split_size)]
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to dimension {dim}'s {n}")
+        starts = np.cumsum([0] + sizes[:-1])
+        return tuple(self.narrow(dim, int(a), int(k)) for a, k in zip(starts, sizes))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """`chunks` pieces along `dim` (fewer when it does not divide), as PyTorch's `chunk`."""
+        n = self.shape[norm_dim(dim, self.ndim)]
+        return self.split(max(1, -(-n // chunks)), dim)
+
     def narrow(self, dim: int, start: int, length: int) -> Self:
         """Elements start .. start+length-1 along `dim` (Candle's narrow), as a view."""
         dim = norm_dim(dim, self.ndim)
