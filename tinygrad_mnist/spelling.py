@@ -68,8 +68,8 @@ def is_tensor(obj: Any) -> bool:
 
 def inference_mode(mode: bool = True) -> Any:
     """PyTorch's `inference_mode()`: here `no_grad()` (nothing is recorded)."""
-    from .autograd import no_grad, set_grad_enabled
-    return no_grad() if mode else set_grad_enabled(True)
+    from .autograd import enable_grad, no_grad
+    return no_grad() if mode else enable_grad()
 
 
 def _function_of(name: str):
