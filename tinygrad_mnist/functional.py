@@ -137,7 +137,9 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
     if strategy not in ("reverse-mode", "forward-mode"):
         raise ValueError(f"jacobian: strategy must be 'reverse-mode' or 'forward-mode', got {strategy!r}")
     ins, was = _tuple(inputs)
-    xs = _leaves(ins, create_graph=create_graph)
+    # forward mode needs no graph of func itself (only hessian's inner gradient differentiates)
+    record = strategy == "reverse-mode" or create_graph or getattr(func, "differentiates", False)
+    xs = _leaves(ins, requires_grad=record, create_graph=create_graph)
     with enable_grad():
         outs, out_was = _tuple(func(*xs))
         if strategy == "reverse-mode":
