@@ -102,11 +102,15 @@ sig, times, which, to_thread = getattr(signal, sys.argv[1]), int(sys.argv[2]), i
 other = threading.Thread(target=threading.Event().wait, daemon=True)
 other.start()
 real, calls = os.fsync, [0]
+tripped, wakeup = os.pipe()  # the C-level handler writes each signal here, in whichever thread
+os.set_blocking(wakeup, False)
+signal.set_wakeup_fd(wakeup)
 def fsync(fd):
     calls[0] += 1
     if calls[0] == which:
         for _ in range(times):
             signal.pthread_kill(other.ident, sig) if to_thread else os.kill(os.getpid(), sig)
+            os.read(tripped, 1)  # delivered before this fsync returns, however busy the machine
     return real(fd)
 os.fsync = fsync
 sys.argv = ["tinygrad_mnist.train", *sys.argv[5:]]
