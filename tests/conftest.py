@@ -1,3 +1,9 @@
+import os
+
+# numba's CUDA simulator for tests/engine/test_cuda_kernels.py: read when numba.cuda is first
+# imported, so set before anything imports it (the CPU kernels do not look at it)
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 import numpy as np
 import pytest
 

@@ -14,8 +14,13 @@ def test_twelve_exercises_each_with_a_solution():
         assert f"(solutions/{path.name})" in page
 
 
+GPU = ("ex15_row_sums_on_a_gpu", "ex16_transpose_through_shared_memory")  # numba's CUDA simulator
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_solution_passes(path):
+    if path.stem in GPU:
+        pytest.importorskip("numba_cuda")
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -182,6 +187,28 @@ def _wrong_ops():
     }
 
 
+def _edited(exercise: str, factory: str, old: str, new: str):
+    """The solution's kernel factory with one line changed (a student's slip)."""
+    import inspect
+    import textwrap
+    module = _solution(exercise)
+    source = textwrap.dedent(inspect.getsource(getattr(module, factory)))
+    assert old in source
+    namespace = dict(vars(module))
+    exec(source.replace(old, new), namespace)
+    return namespace[factory]
+
+
+def _wrong_kernels():
+    return {
+        "ex15 the stride forgotten": ("ex15_row_sums_on_a_gpu", dict(row_sums_kernel=_edited(
+            "ex15_row_sums_on_a_gpu", "row_sums_kernel", "range(t, x.shape[1], block)", "range(t, x.shape[1])"))),
+        "ex16 a tile written untransposed": ("ex16_transpose_through_shared_memory", dict(transpose_kernel=_edited(
+            "ex16_transpose_through_shared_memory", "transpose_kernel", "out[row, col] = buf[tx, ty]",
+            "out[row, col] = buf[ty, tx]"))),
+    }
+
+
 def _wrong_numbers():
     """(exercise, the check's keyword arguments) for wrong functions: each must fail."""
     import numpy as np
@@ -223,10 +250,15 @@ def _wrong_numbers():
     "ex7 decay added to the gradient", "ex7 eps inside the root", "ex8 b's gradient without its kept dimension",
     "ex9 a naive sigmoid in backward", "ex9 a JVP without σ", "ex10 rows as columns",
     "ex10 a missing product-rule term", "ex11 a one-sided difference", "ex13 one checkpoint around everything",
-    "ex14 the hypergradient's sign", "ex14 the damping left out of the solve"])
+    "ex14 the hypergradient's sign", "ex14 the damping left out of the solve", "ex15 the stride forgotten",
+    "ex16 a tile written untransposed"])
 def test_each_check_fails_on_a_plausible_wrong_answer(name):
     import numpy as np
-    exercise, kwargs = {**_wrong_ops(), **_wrong_numbers()}[name]
+    if name.startswith("ex15") or name.startswith("ex16"):
+        pytest.importorskip("numba_cuda")
+        exercise, kwargs = _wrong_kernels()[name]
+    else:
+        exercise, kwargs = {**_wrong_ops(), **_wrong_numbers()}[name]
     with np.errstate(all="ignore"), pytest.raises((AssertionError, FloatingPointError, RuntimeWarning)):
         with _warnings_as_errors():
             _solution(exercise).check(**kwargs)
