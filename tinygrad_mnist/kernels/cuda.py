@@ -128,8 +128,11 @@ def log_softmax_kernel(block: int = 128):
             m = max(m, x[row, j])
         buf[t] = m
         cuda.syncthreads()  # every thread's partial maximum is in place
+        # a tree: each level halves the live threads, after a barrier. Written out in each kernel:
+        # a device function would be compiled for the current GPU's compute capability, which a
+        # driverless compile_ptx (the tests') has none of
         s = block // 2
-        while s > 0:  # a tree: each level halves the live threads, after a barrier
+        while s > 0:
             if t < s:
                 buf[t] = max(buf[t], buf[t + s])
             cuda.syncthreads()
