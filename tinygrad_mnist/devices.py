@@ -51,6 +51,11 @@ class device:
 CPU = device("cpu")
 
 
+def is_device_name(a: Any) -> bool:
+    """A device or a device's name ('cuda:0'), as opposed to a dtype given by name."""
+    return isinstance(a, device) or isinstance(a, str) and a.split(":")[0] in _KNOWN
+
+
 def check(where: Any) -> device:
     """`where` as a device this engine computes on (the CPU), or a RuntimeError saying why not."""
     d = where if isinstance(where, device) else device(where if isinstance(where, str) else str(where))

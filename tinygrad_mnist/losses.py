@@ -82,10 +82,7 @@ def _soft_targets(log_probs: Tensor, target: Tensor, weight, reduction: str, smo
         target = target * (1 - smoothing) + smoothing / log_probs.shape[class_dim]
     if weight is not None:
         target = target * Tensor(_along(weight, class_dim, log_probs))
-    loss = -(log_probs * target).sum(dim=class_dim)
-    if reduction == "none":
-        return loss
-    return loss.mean() if reduction == "mean" else loss.sum()
+    return reduced(-(log_probs * target).sum(dim=class_dim), reduction)
 
 
 def _class_weights(op: str, weight: Any):
@@ -106,6 +103,14 @@ def _along(weight: np.ndarray, class_dim: int, like: Tensor) -> np.ndarray:
     shape = [1] * like.ndim
     shape[class_dim] = len(weight)
     return weight.reshape(shape).astype(like.dtype)
+
+
+def reduced(loss: Tensor, reduction: str, op: str = "") -> Tensor:
+    """A per-element loss reduced as PyTorch's `reduction` says ('mean', 'sum', 'none'); with
+    `op`, an unknown reduction is refused in its name first."""
+    if op:
+        _check_reduction(op, reduction)
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
 
 
 def _check_reduction(op: str, reduction: str) -> None:

@@ -45,20 +45,24 @@ def randperm(n: int, dtype: Any = None, device: Any = None, **unused: Any) -> An
 
     from .generator import rng
     from .tensor import Tensor
-    return Tensor(rng().permutation(n).astype(dtype or np.int64))
+    from .tensor.create import on
+    return Tensor(rng().permutation(n).astype(dtype or np.int64), on(device, False))
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
     """A new tensor of `size` (zeros: this engine never hands out uninitialised memory)."""
+    import numpy as np
+
     from .tensor import Tensor
-    return Tensor.zeros(*size, dtype=dtype or __getattr__("float32"), requires_grad=requires_grad, device=device)
+    return Tensor.zeros(*size, dtype=dtype or np.float32, requires_grad=requires_grad, device=device)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None) -> Any:
     import numpy as np
 
     from .tensor import Tensor
-    return Tensor(np.linspace(start, end, steps, dtype=dtype or np.float32))
+    from .tensor.create import on
+    return Tensor(np.linspace(start, end, steps, dtype=dtype or np.float32), on(device, False))
 
 
 def is_tensor(obj: Any) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor
-from . import functional as F
+from .functional import binary_cross_entropy, binary_cross_entropy_with_logits, elu, l1_loss, leaky_relu, silu
 from .module import Module
 
 
@@ -31,17 +31,17 @@ class _Elementwise(Module):
 
 class LeakyReLU(_Elementwise):
     settings, defaults = ("negative_slope", "inplace"), (0.01, False)
-    fn = staticmethod(lambda x, slope: F.leaky_relu(x, slope))
+    fn = staticmethod(lambda x, slope: leaky_relu(x, slope))
 
 
 class ELU(_Elementwise):
     settings, defaults = ("alpha", "inplace"), (1.0, False)
-    fn = staticmethod(lambda x, alpha: F.elu(x, alpha))
+    fn = staticmethod(lambda x, alpha: elu(x, alpha))
 
 
 class SiLU(_Elementwise):
     settings, defaults = ("inplace",), (False,)
-    fn = staticmethod(lambda x: F.silu(x))
+    fn = staticmethod(lambda x: silu(x))
 
 
 class _Loss(Module):
@@ -58,12 +58,12 @@ class _Loss(Module):
 
 
 class L1Loss(_Loss):
-    fn = staticmethod(lambda *a, **k: F.l1_loss(*a, **{n: v for n, v in k.items() if n != "weight"}))
+    fn = staticmethod(lambda *a, **k: l1_loss(*a, **{n: v for n, v in k.items() if n != "weight"}))
 
 
 class BCELoss(_Loss):
-    fn = staticmethod(lambda *a, **k: F.binary_cross_entropy(*a, **k))
+    fn = staticmethod(lambda *a, **k: binary_cross_entropy(*a, **k))
 
 
 class BCEWithLogitsLoss(_Loss):
-    fn = staticmethod(lambda *a, **k: F.binary_cross_entropy_with_logits(*a, **k))
+    fn = staticmethod(lambda *a, **k: binary_cross_entropy_with_logits(*a, **k))

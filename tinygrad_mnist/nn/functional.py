@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..losses import IGNORE_INDEX, cross_entropy, nll
+from ..losses import IGNORE_INDEX, cross_entropy, nll, reduced
+from ..tensor.elementwise import where
 from ..tensor import Tensor
 from .layers import max_pool2d, mse_loss
 from .ops import dropout, log_softmax, relu, softmax
@@ -51,13 +52,11 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: Any =
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else slope·x:  d/dx = 1 or slope (slope at 0, as PyTorch)."""
-    from ..tensor.elementwise import where
     return where(x.array > 0, x, x * negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else α(eˣ − 1); the exponential only where it is taken (no overflow)."""
-    from ..tensor.elementwise import where
     return where(x.array > 0, x, ((x.clamp(max=0)).exp() - 1) * alpha)
 
 
@@ -83,21 +82,15 @@ def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Te
     return x / x.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
-
-
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Σ |input − target| over the elements, averaged by default."""
-    return _reduce((input - target).abs(), reduction, "l1_loss")
+    return reduced((input - target).abs(), reduction, "l1_loss")
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
     """−(y·log p + (1 − y)·log(1 − p)) for probabilities p, each log clamped at −100 as PyTorch's."""
     loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
-    return _reduce(loss if weight is None else loss * weight, reduction, "binary_cross_entropy")
+    return reduced(loss if weight is None else loss * weight, reduction, "binary_cross_entropy")
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean",
@@ -109,7 +102,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
         loss = (1 - target) * input + softplus_neg
     else:
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
-    return _reduce(loss if weight is None else loss * weight, reduction, "binary_cross_entropy_with_logits")
+    return reduced(loss if weight is None else loss * weight, reduction, "binary_cross_entropy_with_logits")
 
 
 __all__ += ["leaky_relu", "elu", "silu", "one_hot", "normalize", "l1_loss", "binary_cross_entropy",

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..losses import IGNORE_INDEX, cross_entropy
+from ..losses import IGNORE_INDEX, cross_entropy, reduced
 from ..tensor import Tensor
 from ..tensor.base import is_int
 from .init import DEFAULT_KAIMING_NORMAL, Uniform
@@ -313,15 +313,12 @@ class MSELoss(Module):
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Σ (input − target)² over the elements, averaged by default: d/dinput = 2(input − target)/N."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
     if target.shape != input.shape:
         raise ValueError(f"mse_loss: input of shape {input.shape} and target of shape {target.shape} differ "
                          "(PyTorch would broadcast them, and warn that it is probably a mistake)")
     d = input - target
-    sq = d * d
-    return sq if reduction == "none" else sq.sum() if reduction == "sum" else sq.mean()
+    return reduced(d * d, reduction, "mse_loss")
 
 
 def relu(x: Tensor) -> Tensor:

@@ -148,9 +148,9 @@ class Module:
         from ..devices import check
         for a in list(args) + [kwargs.get("device"), kwargs.get("dtype")]:
             if isinstance(a, (type, np.dtype)):
-                for t in self._named_tensors():
-                    if t[1].dtype.kind == "f":
-                        t[1].array = t[1].array.astype(a)
+                for _, t in self._named_tensors():
+                    if t.dtype.kind == "f":
+                        t.array = t.array.astype(a)
             elif a is not None:
                 check(a)
         return self
@@ -176,8 +176,11 @@ class Module:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         """Freeze (False) or unfreeze every parameter; a frozen one leaves parameters() too."""
-        for t in [t for _, t in self._named_tensors(buffers=False)] if not requires_grad else \
-                [v for m in self.modules() for _, v in m._members() if isinstance(v, Parameter)]:
+        if requires_grad:  # every Parameter: a frozen one is no longer among parameters()
+            tensors = [v for m in self.modules() for _, v in m._members() if isinstance(v, Parameter)]
+        else:
+            tensors = self.parameters()
+        for t in tensors:
             t.requires_grad = requires_grad
         return self
 

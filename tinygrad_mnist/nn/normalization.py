@@ -22,7 +22,7 @@ from .module import Module, Parameter
 
 
 class _BatchNorm(Module):
-    """What BatchNorm1d and BatchNorm2d share; `dims` is the input's rank (besides 2 for 1d)."""
+    """What BatchNorm1d and BatchNorm2d share; `ranks` are the input ranks each accepts."""
 
     ranks: tuple = ()
 

@@ -145,8 +145,7 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, (str, devices.device)) and (isinstance(a, devices.device) or a.split(":")[0] in
-                                                            ("cpu", "cuda", "mps", "meta", "xpu")):
+            elif devices.is_device_name(a):
                 device = a
             else:
                 dtype = a
