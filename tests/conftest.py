@@ -1,7 +1,9 @@
 import os
 
-# numba's CUDA simulator for tests/engine/test_cuda_kernels.py: read when numba.cuda is first
-# imported, so set before anything imports it (the CPU kernels do not look at it)
+# numba's CUDA simulator for the CUDA tests (tests/engine/test_cuda_*.py): read when numba.cuda is
+# first imported, so set before anything imports it (the CPU kernels do not look at it). With it,
+# `cuda.is_available()` is True in this process; a test of a machine without a GPU asks for
+# the `no_cuda` fixture.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import numpy as np
@@ -20,3 +22,11 @@ def backend(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """This process as on a machine without a GPU: `cuda.is_available()` is False and asking
+    for the device raises (the simulator stays loaded, unused)."""
+    import tinygrad_mnist.cuda as gpu
+    monkeypatch.setattr(gpu, "_why", "no CUDA GPU or driver was found")

@@ -24,6 +24,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from . import kernels
+from .kernels.interface import DeviceArray
 # re-exported: `autograd.no_grad` is where PyTorch users look for grad mode
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
@@ -68,7 +70,7 @@ class Context:
 
     def as_tensor(self, a: Any, out):
         """A saved array as the tensor it is in the graph: an input, the output `out`, else a constant."""
-        if not isinstance(a, np.ndarray):
+        if not isinstance(a, (np.ndarray, DeviceArray)):
             return a
         for p in self.parents:
             if a is p.array:
@@ -93,7 +95,7 @@ class _GraphView:
         return tuple(self._ctx.as_tensor(a, self._out) for a in self._ctx.saved_tensors)
 
 
-_PLAIN = (np.ndarray, np.generic, int, float)
+_PLAIN = (np.ndarray, np.generic, int, float, DeviceArray)
 
 
 def made_like(t: Any) -> type:
@@ -141,8 +143,14 @@ class Op:
         enabled = _mode.enabled
         needs = tuple(enabled and t.requires_grad for t in inputs)  # no_grad: skip gradient work
         ctx = Context(cls, inputs, needs, kwargs if cls.keeps_settings else None)
-        data = cls.forward(ctx, *[t.array for t in inputs], **kwargs)
-        if not isinstance(data, np.ndarray) and np.ndim(data) == 0:  # a ufunc's scalar from a 0-d array
+        arrays = [t.array for t in inputs]
+        on = _on_a_device(cls, arrays) if DeviceArray.in_use else None  # the CPU pays one attribute read
+        if on is not None:
+            with kernels.running_on(on, cls.__name__):
+                data = cls.forward(ctx, *arrays, **kwargs)
+        else:
+            data = cls.forward(ctx, *arrays, **kwargs)
+        if not isinstance(data, (np.ndarray, DeviceArray)) and np.ndim(data) == 0:  # a ufunc's scalar from a 0-d array
             raw, data = data, np.asarray(data)
             ctx._saved = tuple(data if s is raw else s for s in ctx._saved)
         out = made_like(inputs[0])(data)
@@ -164,6 +172,18 @@ class Op:
                 return cls.apply(*[x if x is None or hasattr(x, "_ctx") else make(np.asarray(x) if isinstance(
                     x, _PLAIN) else x) for x in args], **kwargs)
         return cls.forward(_Scratch(), *args, **kwargs)
+
+
+def _on_a_device(op: type, arrays: list) -> Optional[DeviceArray]:
+    """The first input on a device (None when all are host arrays); inputs on two devices raise,
+    naming both, as PyTorch does (a 0-d host array is a number, and may meet any device)."""
+    found = next((a for a in arrays if isinstance(a, DeviceArray)), None)
+    if found is not None:
+        for a in arrays:
+            if not isinstance(a, type(found)) and not (isinstance(a, np.ndarray) and a.ndim == 0):
+                raise RuntimeError(f"{op.__name__}: expected all tensors to be on the same device, but found at "
+                                   "least two devices, cuda:0 and cpu")
+    return found
 
 
 class _Scratch:
@@ -353,7 +373,12 @@ def _visit(node, g, pending: dict, create_graph: bool, trace) -> None:
     ctx = node._ctx
     if trace:
         trace.visit(node, g)
-    grads = ctx.fn.backward(_GraphView(ctx, node) if create_graph else ctx, g)
+    view = _GraphView(ctx, node) if create_graph else ctx
+    if DeviceArray.in_use and isinstance(getattr(g, "array", g), DeviceArray):  # a CUDA node's gradient
+        with kernels.running_on(getattr(g, "array", g), ctx.fn.__name__ + " (backward)"):
+            grads = ctx.fn.backward(view, g)
+    else:
+        grads = ctx.fn.backward(view, g)
     if not isinstance(grads, tuple):
         grads = (grads,)
     for parent, pg in zip(ctx.parents, grads if len(grads) == len(ctx.parents) else
@@ -380,7 +405,13 @@ def seed(out, gradient, create_graph: bool, missing: str):
     if gradient is None:
         if out.array.size != 1:
             raise RuntimeError(missing.format(shape=out.shape))
-        gradient = np.ones_like(out.array)
+        gradient = np.ones_like(out.array)  # on out's device
+    if isinstance(out.array, DeviceArray):
+        g = getattr(gradient, "array", gradient)
+        if not isinstance(g, type(out.array)):
+            raise RuntimeError("backward(): the gradient must be on the same device as the tensor (cuda)")
+        g = g.astype(out.array.dtype, copy=False)
+        return made_like(out)(g) if create_graph else g
     if create_graph and hasattr(gradient, "_ctx"):  # a tensor, perhaps a graph itself: kept as it is
         return gradient
     g = np.asarray(gradient if isinstance(gradient, np.ndarray) else getattr(gradient, "array", gradient),
@@ -422,6 +453,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
         if g is None and not allow_unused:
             raise RuntimeError("grad(): one of the inputs was not used to compute the outputs; pass "
                                "allow_unused=True to get None for it")
+        if isinstance(g, DeviceArray):  # stays on its device
+            g = made_like(t)(g.astype(t.array.dtype, copy=False))
         result.append(None if g is None else (made_like(t)(np.asarray(g, dtype=t.array.dtype)) if is_array(g) else g))
     return tuple(result)
 

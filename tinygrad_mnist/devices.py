@@ -1,14 +1,15 @@
-"""Devices by name, PyTorch's spelling: `device("cpu")`, `tensor.device`, `tensor.to(device)`,
-`cuda.is_available()`.
+"""Devices by name, PyTorch's spelling: `device("cpu")`, `device("cuda")`, `tensor.device`,
+`tensor.to(device)`, `cuda.is_available()`.
 
-The engine computes on the CPU. A device object names where a tensor lives, so a program written
-for PyTorch (`model.to(device)`, `x.to(device)`, `torch.device("cuda" if ... else "cpu")`) runs
-as it is; asking for a device the engine cannot use raises one clear error, never a silent
-fallback.
+The engine computes on the CPU, and on an NVIDIA GPU through numba's CUDA target where one is
+there (`tinygrad_mnist/cuda/`; numba's simulator counts as one: `NUMBA_ENABLE_CUDASIM=1`).
+Asking for a device the engine cannot use raises one clear error, never a silent fallback.
 """
 from __future__ import annotations
 
 from typing import Any, Optional
+
+from . import cuda  # PyTorch's `torch.cuda`: is_available(), synchronize()
 
 _KNOWN = ("cpu", "cuda", "mps", "meta", "xpu")
 
@@ -56,12 +57,21 @@ def is_device_name(a: Any) -> bool:
     return isinstance(a, device) or isinstance(a, str) and a.split(":")[0] in _KNOWN
 
 
+CUDA = device("cuda", 0)
+
+
 def check(where: Any) -> device:
-    """`where` as a device this engine computes on (the CPU), or a RuntimeError saying why not."""
+    """`where` as a device this engine computes on (the CPU, or CUDA where it is available), or a
+    RuntimeError saying why not, in one line."""
     d = where if isinstance(where, device) else device(where if isinstance(where, str) else str(where))
+    if d.type == "cuda" and d.index in (None, 0):
+        if cuda.is_available():
+            return CUDA
+        raise RuntimeError(f"device {str(d)!r} is not available: {cuda.reason()} (cuda.is_available() is False); "
+                           "use 'cpu'")
     if d.type != "cpu":
-        raise RuntimeError(f"device {str(d)!r} is not available: this engine computes on the CPU "
-                           f"(cuda.is_available() is False); use 'cpu'")
+        raise RuntimeError(f"device {str(d)!r} is not available: this engine computes on the CPU and on one CUDA "
+                           f"GPU (cuda:0); use 'cpu'")
     return CPU
 
 
@@ -83,7 +93,6 @@ class _Absent:
     manual_seed_all = manual_seed
 
 
-cuda = _Absent()
 accelerator = _Absent()
 
 

@@ -16,10 +16,25 @@ _rng = np.random.default_rng()
 _rows: Optional[Tuple[int, int, int]] = None  # (rows of the whole batch, first, end) inside batch_rows
 
 
+_device: Optional[list] = None  # [seed, offset] of the GPU's draws (`device_draws`)
+
+
 def seed(value: Optional[int]) -> None:
-    """Restart the shared generator (None: from fresh OS entropy)."""
-    global _rng
-    _rng = np.random.default_rng(value)
+    """Restart the shared generator (None: from fresh OS entropy), the GPU's draws with it."""
+    global _rng, _device
+    _rng, _device = np.random.default_rng(value), None
+
+
+def device_draws(n: int) -> Tuple[int, int]:
+    """(seed, offset) for `n` draws on the GPU, whose generator is a counter-based hash (a draw is
+    a function of seed and position, `cuda/kernels.py`): the seed comes from the shared generator
+    at the first draw after `seed()`, the offset moves past every earlier draw."""
+    global _device
+    if _device is None:
+        _device = [int(_rng.integers(1, 2 ** 62)), 0]
+    start = _device[1]
+    _device[1] += n
+    return _device[0], start
 
 
 def rng() -> np.random.Generator:

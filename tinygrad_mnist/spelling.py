@@ -45,8 +45,7 @@ def randperm(n: int, dtype: Any = None, device: Any = None, **unused: Any) -> An
 
     from .generator import rng
     from .tensor import Tensor
-    from .tensor.create import on
-    return Tensor(rng().permutation(n).astype(dtype or np.int64), on(device, False))
+    return Tensor(rng().permutation(n).astype(dtype or np.int64), device=device)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
@@ -61,8 +60,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
     import numpy as np
 
     from .tensor import Tensor
-    from .tensor.create import on
-    return Tensor(np.linspace(start, end, steps, dtype=dtype or np.float32), on(device, False))
+    return Tensor(np.linspace(start, end, steps, dtype=dtype or np.float32), device=device)
 
 
 def is_tensor(obj: Any) -> bool:

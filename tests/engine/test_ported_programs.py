@@ -18,6 +18,12 @@ except ImportError:
     torch = None
 
 
+@pytest.fixture(autouse=True)
+def on_a_cpu_machine(no_cuda):
+    """The programs ask `torch.cuda.is_available()`; here they run as on a machine without a GPU
+    (the test process has numba's simulator loaded, far too slow for them)."""
+
+
 def net_class(torch, nn, F):
     """PyTorch's examples/mnist/main.py, its text kept: the network, ..."""
     class Net(nn.Module):

@@ -23,7 +23,7 @@ def same(ours, theirs, tol=1e-12):
 
 
 # ---------------------------------------------------------------- devices
-def test_devices_by_name_as_pytorch_spells_them():
+def test_devices_by_name_as_pytorch_spells_them(no_cuda):
     d = tinygrad_mnist.device("cpu")
     assert d == "cpu" and d == tinygrad_mnist.device("cpu") and str(d) == "cpu" and repr(d) == "device(type='cpu')"
     assert str(tinygrad_mnist.device("cuda:1")) == "cuda:1" and tinygrad_mnist.device("cuda", 0).index == 0

@@ -12,13 +12,13 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Context, Op
-from .either import is_array, plus
+from .either import contiguous, is_array, plus
 
 
 def _flat_filters(w):
     """Filters [O, C, kh, kw] as the [O, kh·kw·C] matrix whose columns follow im2col's patch
     order (the channel innermost, on both kernel sets)."""
-    return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
+    return contiguous(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
 
 
 def _join(parts, axis):
@@ -41,7 +41,7 @@ def _weight_grad(g, cols, w_shape, groups):
     Og = O // groups
     dw = _join([kernels.impl.matmul(g[:, i * Og:(i + 1) * Og].T, cols[i]).reshape(Og, kh, kw, Cg)
                 for i in range(groups)], axis=0).transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(dw)
+    return contiguous(dw)
 
 
 def _input_grad(g, w, x_shape, geometry, groups):

@@ -13,11 +13,27 @@ from typing import Any
 import numpy as np
 
 from ..autograd import is_array
+from ..kernels.interface import DeviceArray
 
 
 def value(x: Any) -> np.ndarray:
     """The numbers of an array or a tensor (no gradient flows through them)."""
     return x if is_array(x) else x.array
+
+
+def contiguous(x: Any) -> Any:
+    """x in row-major order: itself if it is, else a copy (numpy's, or a device array's)."""
+    return x if x.flags.c_contiguous else x.copy()
+
+
+def array(x: Any) -> Any:
+    """A reduction's result as an array: numpy's scalar as a 0-d array, a device's as it is."""
+    return x if isinstance(x, DeviceArray) else np.asarray(x)
+
+
+def number(x: Any) -> Any:
+    """A one-element host array as a float; a device's stays on its device (reading it would wait)."""
+    return x if isinstance(x, DeviceArray) else float(x)
 
 
 def exp(x: Any) -> Any:

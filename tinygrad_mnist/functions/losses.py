@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Context, Op
-from .either import value
+from ..kernels.interface import DeviceArray
+from .either import number, value
 
 
 def check_targets(op: str, shape: tuple, targets: np.ndarray, ignore_index=None) -> None:
@@ -19,6 +20,8 @@ def check_targets(op: str, shape: tuple, targets: np.ndarray, ignore_index=None)
                          f"got {targets.dtype} of shape {targets.shape}")
     if targets.shape[0] != shape[0]:
         raise ValueError(f"{op}: {targets.shape[0]} targets for a batch of {shape[0]}")
+    if isinstance(targets, DeviceArray):  # reading them would wait for the GPU: its kernel makes a bad one NaN
+        return
     bad = (targets < 0) | (targets >= shape[1])
     if ignore_index is not None:
         bad &= targets != ignore_index
@@ -76,6 +79,8 @@ class NLL(Op):
 def row_weights(targets: np.ndarray, ignore_index, weight):
     """Each row's weight: its target's class weight (1 without weights), 0 for an ignored row;
     None where every row weighs 1 (the training loss's fast path)."""
+    if isinstance(targets, DeviceArray) and weight is None:  # ignore_index is not looked for on a device
+        return None
     ignored = targets == ignore_index if ignore_index is not None else None
     if ignored is not None and not ignored.any():
         ignored = None
@@ -96,7 +101,7 @@ class NLLBackward(Op):
         ctx.save_for_backward(log_probs, targets, w, weight)
         ctx.reduction, ctx.ignore_index = reduction, ignore_index
         if reduction == "mean" and w is None:
-            return kernels.impl.nll_backward(float(grad), targets, log_probs)
+            return kernels.impl.nll_backward(number(grad), targets, log_probs)
         keep = np.ones(len(targets)) if w is None else w.astype(np.float64)
         if reduction == "mean":
             keep = keep / (keep.sum() or 1)

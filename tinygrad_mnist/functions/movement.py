@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Context, Op
+from ..autograd import Context, Op, is_array
 from .either import value
 from .rules import LinearOp
 
@@ -33,11 +33,34 @@ class Clone(LinearOp):
 
     @staticmethod
     def forward(ctx: Context, x):
-        return np.array(x, order="C")
+        return x.copy(order="C")
 
     @staticmethod
     def backward(ctx: Context, grad):
         return grad
+
+
+class ToDevice(LinearOp):
+    """x copied to another device (`Tensor.to("cuda")`, `.cpu()`):  d/dx is the identity, so G
+    is copied back to x's device."""
+
+    @staticmethod
+    def forward(ctx: Context, x, device, home):
+        ctx.device, ctx.home = device, home
+        return _copy_to(x, device.type)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        if not is_array(grad):  # create_graph: the copy back is recorded too
+            return ToDevice.apply(grad, device=ctx.home, home=ctx.device)
+        return _copy_to(grad, ctx.home.type)
+
+
+def _copy_to(x, kind: str):
+    if kind == "cpu":
+        return x if isinstance(x, np.ndarray) else x.get()
+    from ..cuda.ops import CudaArray, to_device
+    return x if isinstance(x, CudaArray) else to_device(x)
 
 
 class Transpose(LinearOp):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Context, Op
-from .either import value
+from .either import array, value
 from .movement import expand
 from .rules import LinearOp
 
@@ -17,7 +17,7 @@ class Sum(LinearOp):
     @staticmethod
     def forward(ctx: Context, x, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
-        return np.asarray(x.sum(axis=axis, keepdims=keepdims))
+        return array(x.sum(axis=axis, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -30,7 +30,7 @@ class Mean(LinearOp):
     @staticmethod
     def forward(ctx: Context, x, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
-        y = np.asarray(x.mean(axis=axis, keepdims=keepdims))
+        y = array(x.mean(axis=axis, keepdims=keepdims))
         ctx.n = x.size // max(y.size, 1)
         return y
 

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from . import blas
+from .interface import DeviceUnsupported
 
 BACKENDS = ("numba", "numpy")
 ENV_VAR = "TINYGRAD_MNIST_KERNELS"
@@ -58,6 +59,20 @@ def get_threads() -> int:
 def is_compiled() -> bool:
     """Whether the current set's first training step will compile nothing."""
     return _current.impl.is_compiled()
+
+
+@contextlib.contextmanager
+def running_on(array: Any, what: str) -> Iterator[ModuleType]:
+    """Run the block on the kernel set of `array`'s device (a `DeviceArray`), on this thread: the
+    ops inside call `kernels.impl` as ever and reach the device's kernels. What the device cannot
+    do is reported as `what` (an op's name) with the way out, `.cpu()`."""
+    previous, _current.impl = _current.impl, type(array).kernel_set()
+    try:
+        yield _current.impl
+    except DeviceUnsupported as err:
+        raise RuntimeError(f"{what} has no CUDA kernel for {err}; move its tensors to the CPU with .cpu()") from None
+    finally:
+        _current.impl = previous
 
 
 @contextlib.contextmanager

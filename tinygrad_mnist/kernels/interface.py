@@ -113,3 +113,23 @@ class KernelSet(Protocol):
 
 KERNELS = tuple(name for name in vars(KernelSet) if not name.startswith("_") and callable(vars(KernelSet)[name]))
 ARITHMETIC = tuple(name for name in KERNELS if name not in ("set_num_threads", "get_num_threads", "is_compiled"))
+
+
+class DeviceArray:
+    """The base of an array held in a device's memory (`cuda.array.CudaArray`). The graph treats
+    one as it treats a numpy array (a value an op computes on); running an op on one runs it on
+    its device's kernel set (`kernels.running_on`). Its values reach the host only when asked
+    (`.get()`): numpy reading one raises `DeviceUnsupported`, so no transfer happens unseen."""
+
+    __slots__ = ()
+
+    @classmethod
+    def kernel_set(cls) -> "KernelSet":
+        """The kernel set that computes on arrays of this device."""
+        raise NotImplementedError
+    in_use = False  # True once a device's module is loaded: until then the graph checks nothing
+
+
+class DeviceUnsupported(RuntimeError):
+    """What a device array cannot do (no kernel for it, or a silent copy to the host); an op turns
+    it into a message naming itself and `.cpu()`."""

@@ -138,13 +138,14 @@ class Module:
         """Clear every parameter's `.grad` (None, or zeros with `set_to_none=False`)."""
         for p in self.parameters():
             if p.grad is not None and not set_to_none:
-                p.grad = Tensor(np.zeros_like(p.grad.array))
+                p.grad = Tensor(np.zeros_like(p.grad.array))  # on the gradient's device
             else:
                 p.grad = None
 
     def to(self, *args: Any, **kwargs: Any) -> "Module":
-        """PyTorch's `model.to(device)` (or a dtype): the parameters and buffers moved in place;
-        here every tensor is on the CPU, so a CPU device changes nothing and another raises."""
+        """PyTorch's `model.to(device)` (or a dtype): the parameters and buffers, and their
+        gradients, moved in place (the same tensors, so an optimizer made before still holds
+        them); a device that is not available raises."""
         from ..devices import check
         for a in list(args) + [kwargs.get("device"), kwargs.get("dtype")]:
             if isinstance(a, (type, np.dtype)):
@@ -152,11 +153,15 @@ class Module:
                     if t.dtype.kind == "f":
                         t.array = t.array.astype(a)
             elif a is not None:
-                check(a)
+                where = check(a)
+                for _, t in self._named_tensors(buffers="all"):
+                    t.array = t.to(where).array
+                    if t.grad is not None:
+                        t.grad = t.grad.to(where)
         return self
 
     def cpu(self) -> "Module":
-        return self
+        return self.to("cpu")
 
     def cuda(self, device: Any = None) -> "Module":
         return self.to("cuda" if device is None else device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..generator import draw_rows, rng
+from ..generator import device_draws, draw_rows, rng
 from ..tensor import Tensor
 
 
@@ -29,7 +29,10 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        mask = Tensor(np.zeros(x.shape, x.dtype))
+        mask = Tensor.zeros(*x.shape, dtype=x.dtype, device=x.device)
+    elif x.device.type == "cuda":  # drawn on the GPU, from the engine's generator's stream
+        from ..cuda.ops import dropout_mask
+        mask = Tensor(dropout_mask(x.shape, x.dtype, p, *device_draws(x.numel())))
     else:
         keep = draw_rows(lambda shape: rng().random(shape, dtype=np.float32), x.shape) >= p  # a shard: its rows
         mask = Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))

@@ -48,7 +48,8 @@ class VarMap:
         return [(k, self._vars[k]) for k in sorted(self._vars)]
 
     def data(self) -> Dict[str, np.ndarray]:
-        return {k: v.array for k, v in self.named_vars()}
+        """Every variable's values on the host (the arrays themselves; a GPU's copied back)."""
+        return {k: v.cpu().array for k, v in self.named_vars()}
 
     def __len__(self) -> int:
         return len(self._vars)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, beside, host, zeros_for
 
 
 def _betas(name: str, beta1: float, beta2: float, betas: Optional[Tuple[float, float]]) -> Tuple[float, float]:
@@ -57,7 +57,7 @@ class AdamW(Optimizer):
 
     def _update(self, p: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         if not state:  # C-ordered whatever the parameter's layout: the fused update works on flat views
-            state.update(step=0, exp_avg=np.zeros(p.shape, p.dtype), exp_avg_sq=np.zeros(p.shape, p.dtype))
+            state.update(step=0, exp_avg=zeros_for(p), exp_avg_sq=zeros_for(p))
         state["step"] += 1
         wd = group["weight_decay"]
         if group["maximize"]:
@@ -72,8 +72,8 @@ class AdamW(Optimizer):
         params = self.vars
         blank = [self.state.get(p) or {"exp_avg": np.zeros(p.shape, p.dtype), "exp_avg_sq": np.zeros(p.shape, p.dtype)}
                  for p in params]
-        arrays = {f"m.{i}": s["exp_avg"].copy() for i, s in enumerate(blank)}
-        arrays.update({f"v.{i}": s["exp_avg_sq"].copy() for i, s in enumerate(blank)})
+        arrays = {f"m.{i}": host(s["exp_avg"]) for i, s in enumerate(blank)}
+        arrays.update({f"v.{i}": host(s["exp_avg_sq"]) for i, s in enumerate(blank)})
         steps = [s.get("step", 0) for s in blank]
         numbers = {"step_count": str(max(steps, default=0))}
         if len(set(steps)) > 1:  # parameters that joined late: each one's own count
@@ -88,8 +88,8 @@ class AdamW(Optimizer):
                 raise ValueError(f"optimizer state: the moments of variable {i} are missing")
             step = int(numbers.get(f"step.{i}", numbers["step_count"]))
             if step:
-                self.state[p] = {"step": step, "exp_avg": np.array(arrays[f"m.{i}"]),
-                                 "exp_avg_sq": np.array(arrays[f"v.{i}"])}
+                self.state[p] = {"step": step, "exp_avg": beside(p, arrays[f"m.{i}"]),
+                                 "exp_avg_sq": beside(p, arrays[f"v.{i}"])}
 
 
 class Adam(AdamW):
@@ -112,7 +112,7 @@ class Adadelta(Optimizer):
     def _update(self, p: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         t, rho, eps = p.dtype.type, group["rho"], group["eps"]
         if not state:
-            state.update(step=0, square_avg=np.zeros(p.shape, p.dtype), acc_delta=np.zeros(p.shape, p.dtype))
+            state.update(step=0, square_avg=zeros_for(p), acc_delta=zeros_for(p))
         state["step"] += 1
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"]:

@@ -12,7 +12,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from .. import kernels
 from ..autograd import enable_grad
+from ..kernels.interface import DeviceArray
 from ..tensor import Tensor
 
 
@@ -89,8 +91,14 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:  # a tensor (an array set by hand works too)
-                    self._update(p, np.asarray(p.grad), group, self.state.setdefault(p, {}))
+                if p.grad is None:
+                    continue
+                grad = p.grad.array if isinstance(p.grad, Tensor) else np.asarray(p.grad)  # an array set by hand too
+                if isinstance(p.array, DeviceArray):  # the update runs on the parameter's device
+                    with kernels.running_on(p.array, type(self).__name__):
+                        self._update(p, grad, group, self.state.setdefault(p, {}))
+                else:
+                    self._update(p, grad, group, self.state.setdefault(p, {}))
         return loss
 
     def _update(self, p: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
@@ -139,3 +147,18 @@ class Optimizer:
             i = int(name.rsplit(".", 1)[1])
             if not 0 <= i < len(params) or arr.shape != params[i].shape or arr.dtype != params[i].dtype:
                 raise ValueError(f"optimizer state {name}: {list(arr.shape)} {arr.dtype} does not fit the model")
+
+
+def zeros_for(p: Tensor) -> Any:
+    """Zeros of p's shape and dtype on p's device (state an update keeps beside p), row-major."""
+    return np.zeros_like(p.array) if isinstance(p.array, DeviceArray) else np.zeros(p.shape, p.dtype)
+
+
+def host(a: Any) -> np.ndarray:
+    """A copy of a state array on the host (for a checkpoint)."""
+    return a.get() if isinstance(a, DeviceArray) else np.array(a)
+
+
+def beside(p: Tensor, a: np.ndarray) -> Any:
+    """A copy of a loaded state array on p's device."""
+    return Tensor(np.array(a), device=p.device).array

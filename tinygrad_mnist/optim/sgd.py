@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, beside, host
 
 
 class SGD(Optimizer):
@@ -40,7 +40,7 @@ class SGD(Optimizer):
         param -= t(group["lr"]) * grad
 
     def checkpoint_state(self):
-        arrays = {f"momentum.{i}": self.state[p]["momentum_buffer"].copy() for i, p in enumerate(self.vars)
+        arrays = {f"momentum.{i}": host(self.state[p]["momentum_buffer"]) for i, p in enumerate(self.vars)
                   if self.state.get(p, {}).get("momentum_buffer") is not None}
         return arrays, {}
 
@@ -49,4 +49,5 @@ class SGD(Optimizer):
         self.state = {}
         params = self.vars
         for name, arr in arrays.items():
-            self.state[params[int(name.rsplit(".", 1)[1])]] = {"momentum_buffer": arr.copy()}
+            p = params[int(name.rsplit(".", 1)[1])]
+            self.state[p] = {"momentum_buffer": beside(p, arr)}

@@ -7,7 +7,6 @@ makes a tensor, so `torch.tensor(...)` ports by renaming `torch`."""
 import sys
 import types
 
-from ..devices import check
 from .core import MinMax, Tensor, cat, stack
 
 __all__ = ["Tensor", "cat", "stack", "MinMax"]
@@ -16,9 +15,7 @@ __all__ = ["Tensor", "cat", "stack", "MinMax"]
 class _CallableFolder(types.ModuleType):
     def __call__(self, data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
         """`torch.tensor(data, dtype=None, requires_grad=False, device=None)`."""
-        if device is not None:
-            check(device)
-        return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+        return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
 sys.modules[__name__].__class__ = _CallableFolder

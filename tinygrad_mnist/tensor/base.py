@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import functions as F
+from ..kernels.interface import DeviceArray
 
 if TYPE_CHECKING:
     from typing import Self
@@ -84,10 +85,12 @@ class TensorBase:
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """numpy arrays and numpy scalars keep their dtype; Python floats become float32."""
+    if dtype is None and isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, DeviceArray):  # on a device: stays there
+        return data if dtype is None else data.astype(dtype, copy=False)
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
-    if isinstance(data, np.ndarray):
-        return data
     arr = np.asarray(data)
     if arr.dtype == np.float64 and not isinstance(data, np.generic):
         arr = arr.astype(np.float32)

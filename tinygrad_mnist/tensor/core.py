@@ -18,6 +18,7 @@ import numpy as np
 from .. import autograd
 from .. import functions as F
 from .. import devices
+from ..kernels.interface import DeviceArray
 from ..sparse import is_csr
 from .base import TensorBase, as_array, is_float, norm_dim
 from .create import CreationMethods
@@ -44,10 +45,14 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
     __array_ufunc__ = None  # numpy's operators defer to ours: `np.float32(2) * t` is Tensor.__rmul__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if isinstance(self.array, DeviceArray):
+            self.array.__array__()  # raises: numpy reading a GPU's values would copy them unseen
         return self.array if dtype is None else self.array.astype(dtype, copy=False)
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None):
         self.array = data.array if isinstance(data, TensorBase) else data if is_csr(data) else as_array(data, dtype)
+        if device is not None and devices.check(device) != self.device:  # PyTorch's `tensor(..., device=)`
+            self.array = _moved(self.array, devices.check(device))
         if requires_grad and not is_float(self.array.dtype):
             raise TypeError(f"only floating-point tensors can require gradients, got {self.array.dtype}")
         self.requires_grad = requires_grad
@@ -84,21 +89,29 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         return len(self.array)
 
     def numpy(self) -> np.ndarray:
+        if isinstance(self.array, DeviceArray):
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
+                            "to host memory first.")
         return self.array
 
     def tolist(self) -> Any:
-        return self.array.tolist()
+        return self._host().tolist()
+
+    def _host(self) -> np.ndarray:
+        """The values on the host: the array itself, or a device's copied back (a synchronisation)."""
+        return self.array.get() if isinstance(self.array, DeviceArray) else self.array
 
     def item(self) -> Union[int, float, bool]:
+        """The one element as a Python number (from a device: copied back, which waits for it)."""
         if self.array.size != 1:
             raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
-        return self.array.item()
+        return self._host().item()
 
     def __bool__(self) -> bool:
         if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of {self.array.size} elements is ambiguous; "
                                "use .any() or .all()")
-        return bool(self.array.item())
+        return bool(self.item())
 
     def __float__(self) -> float:
         return float(self.item())
@@ -135,8 +148,8 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
     # ------------------------------------------------------------ device, dtype and in-place fills
     @property
     def device(self) -> devices.device:
-        """Where the tensor lives: the CPU (`device.py`)."""
-        return devices.CPU
+        """Where the tensor lives: the CPU or the GPU (`devices.py`)."""
+        return devices.CUDA if isinstance(self.array, DeviceArray) else devices.CPU
 
     def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False,
            copy: bool = False) -> "Tensor":
@@ -149,10 +162,12 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
                 device = a
             else:
                 dtype = a
-        if device is not None:
-            devices.check(device)
         out = self if dtype is None or np.dtype(dtype) == self.dtype else (
             self._to(np.dtype(dtype)) if is_float(np.dtype(dtype)) else self._cast_int(np.dtype(dtype)))
+        if device is not None and devices.check(device) != out.device:  # a copy to the other device
+            out = F.ToDevice.apply(out, device=devices.check(device), home=out.device) if out.requires_grad else \
+                Tensor(_moved(out.array, devices.check(device)))
+            return out
         return out.clone() if copy and out is self else out
 
     def nelement(self) -> int:
@@ -171,11 +186,10 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         return Tensor(np.array(getattr(data, "array", data), dtype=dtype or self.dtype), requires_grad=requires_grad)
 
     def cpu(self) -> "Tensor":
-        return self
+        return self.to("cpu")
 
     def cuda(self, device: Any = None) -> "Tensor":
-        devices.check("cuda" if device is None else device)
-        return self
+        return self.to("cuda" if device is None else device)
 
     def copy_(self, src: Any) -> "Tensor":
         """Copy `src`'s values into this tensor's array, in place (broadcast; cast to its dtype)."""
@@ -198,7 +212,15 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         if autograd.is_grad_enabled() and self.requires_grad:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation: "
                                "fill it under no_grad()")
-        self.array[...] = getattr(value, "array", value)
+        value = getattr(value, "array", value)
+        if isinstance(value, DeviceArray) and not isinstance(self.array, DeviceArray):
+            value = value.get()  # copy_ from the GPU: a copy back
+        if isinstance(self.array, DeviceArray):
+            if isinstance(value, np.ndarray) and value.ndim:
+                value = _moved(value, devices.CUDA)  # copy_ from the host: one upload
+            self.array.fill(value)
+        else:
+            self.array[...] = value
         return self
 
     def _repr_html_(self) -> str:
@@ -212,8 +234,9 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
                 f"<pre>{html.escape(np.array2string(self.array, threshold=20))}</pre>{grad}</div>")
 
     def __repr__(self) -> str:
-        body = np.array2string(self.array, separator=", ", prefix="Tensor(", threshold=20)
-        extra = f", grad_fn={self._ctx.fn.__name__}" if self._ctx is not None else (
+        body = np.array2string(self._host(), separator=", ", prefix="Tensor(", threshold=20)  # printing waits
+        extra = ", device='cuda:0'" if isinstance(self.array, DeviceArray) else ""
+        extra += f", grad_fn={self._ctx.fn.__name__}" if self._ctx is not None else (
             ", requires_grad=True" if self.requires_grad else "")
         return f"Tensor({body}, dtype={self.dtype}{extra})"
 
@@ -287,3 +310,11 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
 
 
 Tensor.plain = Tensor  # what ops make from a Tensor, and from its subclasses (nn.Parameter)
+
+
+def _moved(array: Any, where: devices.device) -> Any:
+    """`array`'s values on the device `where` (one transfer, either way)."""
+    if where.type == "cuda":
+        from ..cuda.ops import to_device
+        return to_device(array)
+    return array.get()

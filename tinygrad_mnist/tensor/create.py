@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from ..generator import rng
-from ..devices import check
 from .base import Scalar, TensorBase, as_array, shape_arg
 
 if TYPE_CHECKING:  # each method returns a tensor of its own class (Tensor)
@@ -21,27 +20,27 @@ class CreationMethods(TensorBase):
 
     @classmethod
     def zeros(cls, *shape, dtype: Any = np.float32, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls(np.zeros(shape_arg(shape), dtype), on(device, requires_grad))
+        return cls(np.zeros(shape_arg(shape), dtype), requires_grad, device=device)
 
     @classmethod
     def ones(cls, *shape, dtype: Any = np.float32, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls(np.ones(shape_arg(shape), dtype), on(device, requires_grad))
+        return cls(np.ones(shape_arg(shape), dtype), requires_grad, device=device)
 
     @classmethod
     def full(cls, shape, value: Scalar, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls(np.full(shape_arg((shape,)), value, dtype or as_array(value).dtype), on(device, requires_grad))
+        return cls(np.full(shape_arg((shape,)), value, dtype or as_array(value).dtype), requires_grad, device=device)
 
     @classmethod
     def randn(cls, *shape, dtype: Any = np.float32, requires_grad: bool = False, device: Any = None) -> Self:
         """Standard normal samples from the engine's generator (`generator.seed` makes them repeat)."""
-        return cls(rng().standard_normal(shape_arg(shape)).astype(dtype), on(device, requires_grad))
+        return cls(rng().standard_normal(shape_arg(shape)).astype(dtype), requires_grad, device=device)
 
     @classmethod
     def rand(cls, *shape, dtype: Any = np.float32, requires_grad: bool = False, device: Any = None) -> Self:
         """Uniform samples in [0, 1) from the engine's generator. A float64 draw just below 1 would
         round to 1.0 in float32: it is kept below 1, so the interval stays half-open."""
         x = rng().random(shape_arg(shape)).astype(dtype)
-        return cls(np.minimum(x, np.nextafter(np.ones((), x.dtype), 0)), on(device, requires_grad))
+        return cls(np.minimum(x, np.nextafter(np.ones((), x.dtype), 0)), requires_grad, device=device)
 
     @classmethod
     def randint(cls, *args: Any, size: Any = None, low: int = 0, high: Optional[int] = None, dtype: Any = np.int64,
@@ -57,7 +56,7 @@ class CreationMethods(TensorBase):
             low, high = (0, args[0]) if len(args) == 1 else args
         if high is None:
             raise TypeError("randint: give high (PyTorch's randint(low=0, high, size))")
-        return cls(rng().integers(low, high, shape_arg(tuple(size)), dtype=dtype), on(device, requires_grad))
+        return cls(rng().integers(low, high, shape_arg(tuple(size)), dtype=dtype), requires_grad, device=device)
 
     @classmethod
     def arange(cls, start: Scalar, end: Optional[Scalar] = None, step: Scalar = 1, dtype: Any = None,
@@ -66,11 +65,11 @@ class CreationMethods(TensorBase):
         start, end = (0, start) if end is None else (start, end)
         whole = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         return cls(np.arange(start, end, step, dtype=dtype or (np.int64 if whole else np.float32)),
-                   on(device, requires_grad))
+                   requires_grad, device=device)
 
     @classmethod
     def eye(cls, n: int, m: Optional[int] = None, dtype: Any = np.float32, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls(np.eye(n, m, dtype=dtype), on(device, requires_grad))
+        return cls(np.eye(n, m, dtype=dtype), requires_grad, device=device)
 
     @classmethod
     def zeros_like(cls, t: TensorBase, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
@@ -91,11 +90,3 @@ class CreationMethods(TensorBase):
     @classmethod
     def rand_like(cls, t: TensorBase, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
         return cls.rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
-
-
-def on(device: Any, requires_grad: bool) -> bool:
-    """Check a constructor's `device=` (`device.check`: the CPU or an error) and pass its
-    requires_grad through."""
-    if device is not None:
-        check(device)
-    return requires_grad

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import functions as F
 from .. import kernels
+from ..kernels.interface import DeviceArray
 from .base import Dims, TensorBase, norm_dim
 from .elementwise import where
 
@@ -125,7 +126,12 @@ class ReductionMethods(TensorBase):
 
     def argmax(self, dim: Optional[int] = None, keepdim: bool = False, *, axis: Optional[int] = None) -> Self:
         """Index of the first largest element (a NaN counts as largest); no gradient."""
-        return self._arg(kernels.impl.argmax, dim if axis is None else axis, keepdim)
+        dim = dim if axis is None else axis
+        if isinstance(self.array, DeviceArray):  # on the GPU: its rows' kernel (2-D, or all elements)
+            d = None if dim is None else norm_dim(dim, self.ndim)
+            out = self.array.argmax(d)
+            return self.plain(out.reshape(out.shape[:d] + (1,) + out.shape[d:]) if keepdim and d is not None else out)
+        return self._arg(kernels.impl.argmax, dim, keepdim)
 
     def argmin(self, dim: Optional[int] = None, keepdim: bool = False, *, axis: Optional[int] = None) -> Self:
         return self._arg(np.argmin, dim if axis is None else axis, keepdim)
