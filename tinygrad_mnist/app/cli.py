@@ -97,6 +97,9 @@ def path(text):
 
 def _data_and_model(parser, model_help):
     parser.add_argument("--model", choices=MODELS, default=None, help=model_help)
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                        help="compute on the CPU (default), on an NVIDIA GPU through numba's CUDA target (cuda: "
+                             "an error when there is none), or on the GPU when there is one (auto)")
     parser.add_argument("--local-mnist", metavar="DIR", type=path,
                         help="read the four MNIST idx files (raw or .gz) from DIR instead of the embedded copy")
     parser.add_argument("--threads", type=thread_count, metavar="N",

@@ -13,6 +13,7 @@ from ..autograd import no_grad
 from ..datasets import mnist
 from ..generator import rng
 from ..nn import Module, Optimizer
+from ..tensor import Tensor
 from .progress import Progress
 from .runner import CommandError, StopRequest
 
@@ -59,6 +60,9 @@ def train_epoch(model: Module, optimizer: Optimizer, data: mnist.Dataset, batch_
     images, labels = data.images("train", model.sparse_input), data.train_labels
     guard = guard or DivergenceGuard()
     batches = batches_of(len(images), batch_size)
+    on_gpu = images.device.type == "cuda"
+    if on_gpu:
+        batches = uploaded(batches, images.device)
     progress = Progress(epoch, len(batches), show_progress)
     model.train()
     total = 0.0
@@ -66,18 +70,41 @@ def train_epoch(model: Module, optimizer: Optimizer, data: mnist.Dataset, batch_
         try:
             if hasattr(model, "synchronize"):
                 value = parallel_step(model, optimizer, images, labels, idx, stop, guard, epoch)
+            elif on_gpu:  # the loss stays on the GPU, summed there: read once, at the epoch's end
+                value = gpu_step(model, optimizer, images, labels, idx)
             else:
                 value = step_on(model, optimizer, images, labels, idx, guard, epoch)
         except TrainingError:
             progress.close()
             raise
-        total += value
-        progress.update(step, value, len(labels) if idx is None else len(idx))
+        total = total + value
+        progress.update(step, None if on_gpu else value, len(labels) if idx is None else len(idx))
         if stop.requested and step < len(batches):
             progress.close()
             return None
     progress.close()
+    if on_gpu:
+        total = total.item()  # the epoch's one read of the loss (it waits for the GPU)
+        guard.check(total / len(batches), epoch, optimizer.learning_rate)
     return total / len(batches)
+
+
+def uploaded(batches: list, where) -> list:
+    """The epoch's batches as index tensors on the GPU: the shuffle copied there once, each batch
+    a view of it (None, the whole set, stays None)."""
+    if batches == [None]:
+        return batches
+    order = Tensor(np.concatenate(batches), device=where)
+    starts = np.cumsum([0] + [len(b) for b in batches])
+    return [Tensor(order.array[int(a):int(b)]) for a, b in zip(starts[:-1], starts[1:])]
+
+
+def gpu_step(model: Module, optimizer: Optimizer, images, labels, idx) -> Tensor:
+    """One step on the GPU; its loss as a 0-d tensor there (reading it would wait for the GPU)."""
+    xs, ys = (images, labels) if idx is None else (images[idx], labels[idx])
+    batch_loss = model.loss(xs, ys)
+    optimizer.backward_step(batch_loss)
+    return batch_loss.detach()
 
 
 def step_on(model: Module, optimizer: Optimizer, images, labels, idx, guard: DivergenceGuard, epoch: int) -> float:

@@ -11,7 +11,7 @@ from typing import Optional, TextIO
 
 import numpy as np
 
-from . import cli, inference
+from . import cli, device, inference
 from ..datasets import mnist
 from .runner import exit_now, printer, run_command, set_threads
 
@@ -35,11 +35,12 @@ def report(labels: np.ndarray, predicted: np.ndarray, say) -> None:
 def run(args, out: Optional[TextIO] = None) -> int:
     say = printer(out or sys.stdout)
     set_threads(args.threads)
+    where = device.resolve(args.device)  # no GPU: one line, before anything loads
     kind = inference.model_kind(args.load_model_path, args.model)
     data = mnist.load(args.local_mnist)
     if len(data.test_images) == 0:
         raise mnist.DatasetError(f"{data.source or 'the dataset'}: has no test images to evaluate on")
-    model = inference.load(args.load_model_path, kind)
+    model = device.place(inference.load(args.load_model_path, kind), where)
     labels = data.test_labels.numpy().astype(np.int64)
     predicted = inference.predict(model, data.test_images, inference.EVAL_BATCH.get(kind))
     say(f"Model: {kind} from {args.load_model_path}")

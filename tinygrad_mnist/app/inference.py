@@ -55,16 +55,23 @@ def predict(model: Module, images: Tensor, batch: Optional[int] = None) -> np.nd
     batch = batch or max(len(images), 1)
     out = []
     model.eval()
+    images = on_model_device(model, images)
     with no_grad():
         for start in range(0, len(images), batch):
             n = min(batch, len(images) - start)
-            out.append(model(images.narrow(0, start, n)).argmax(axis=1).numpy())
+            out.append(model(images.narrow(0, start, n)).argmax(axis=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def on_model_device(model: Module, images: Tensor) -> Tensor:
+    """The images where the model's parameters are (on a GPU: one upload)."""
+    params = model.parameters()
+    return images.to(params[0].device) if params and params[0].device != images.device else images
 
 
 def accuracy(model: Module, images: Tensor, labels: Tensor, batch: Optional[int] = None) -> float:
     """Fraction of `images` whose largest logit is the label."""
-    return float(np.mean(predict(model, images, batch) == labels.numpy())) if len(images) else 0.0
+    return float(np.mean(predict(model, images, batch) == labels.cpu().numpy())) if len(images) else 0.0
 
 
 def probabilities(model: Module, images: Tensor, batch: Optional[int] = None) -> np.ndarray:
@@ -72,8 +79,9 @@ def probabilities(model: Module, images: Tensor, batch: Optional[int] = None) ->
     per forward pass (default: all)."""
     batch = batch or max(len(images), 1)
     model.eval()
+    images = on_model_device(model, images)
     with no_grad():
-        out = [model(images.narrow(0, start, min(batch, len(images) - start))).softmax(dim=1).numpy()
+        out = [model(images.narrow(0, start, min(batch, len(images) - start))).softmax(dim=1).cpu().numpy()
                for start in range(0, len(images), batch)]
     return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 10))
 

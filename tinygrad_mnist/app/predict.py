@@ -15,7 +15,7 @@ from typing import List, Optional, TextIO
 
 import numpy as np
 
-from . import cli, inference
+from . import cli, device, inference
 from ..datasets import mnist
 from ..datasets.mnist import IMAGE_SIDE
 from .runner import exit_now, printer, run_command, set_threads
@@ -137,8 +137,9 @@ def run(args, out: Optional[TextIO] = None) -> int:
     if not args.index and not args.images:
         raise ImageError("nothing to predict: give --index N or image files")
     set_threads(args.threads)
+    where = device.resolve(args.device)  # no GPU: one line, before anything loads
     kind = inference.model_kind(args.load_model_path, args.model)
-    model = inference.load(args.load_model_path, kind)
+    model = device.place(inference.load(args.load_model_path, kind), where)
     names: List[str] = []
     pixels: List[np.ndarray] = []
     labels: List[Optional[int]] = []

@@ -26,8 +26,9 @@ class Progress:
         self.start = self.last_time = self.clock()
         self.last_done, self.loss, self.samples = 0, 0.0, 0
 
-    def update(self, done: int, batch_loss: float, batch_samples: int) -> None:
-        self.loss += batch_loss
+    def update(self, done: int, batch_loss: Optional[float], batch_samples: int) -> None:
+        """`batch_loss` None: not known yet (on a GPU the loss is read once per epoch)."""
+        self.loss = None if batch_loss is None or self.loss is None else self.loss + batch_loss
         self.samples += batch_samples
         if not self.enabled:
             return
@@ -44,7 +45,8 @@ class Progress:
     def line(self, done: int, now: float) -> str:
         elapsed = max(now - self.start, 1e-9)
         left = elapsed / done * (self.total - done)
-        return (f"epoch {self.epoch}: batch {done}/{self.total}, loss {self.loss / done:.4f}, "
+        loss = "" if self.loss is None else f"loss {self.loss / done:.4f}, "
+        return (f"epoch {self.epoch}: batch {done}/{self.total}, {loss}"
                 f"{self.samples / elapsed:,.0f} samples/s, {left:.0f} s left")
 
     def _write(self, text: str) -> None:

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, TextIO
 import numpy as np
 
 from .. import files, kernels, viz
-from . import cli, resume
+from . import cli, device, resume
 from .._version import VERSION
 from ..datasets import mnist
 from ..generator import rng
@@ -40,6 +40,7 @@ from .progress import append_metrics, busy_note, epoch_line, resume_command, set
 from .runner import StopRequest, exit_now, printer, run_command, set_threads
 from ..tensor import Tensor
 from ..trace import BackwardTrace
+from ..autograd import no_grad
 
 
 def check_writable(path: str) -> None:
@@ -163,14 +164,16 @@ def check_outputs(args) -> None:
         append_metrics(args.metrics_out, None)
 
 
-def load_data_and_model(args, settings: Settings):
+def load_data_and_model(args, settings: Settings, where: device.device):
     """The dataset and the model, seeded. Decompressing the data releases the GIL: it runs on a
-    second thread while this one loads (or compiles) the kernels."""
+    second thread while this one loads (or compiles) the CPU's kernels (a GPU's compile at their
+    first launch)."""
     with ThreadPoolExecutor(1) as loader:
         pending = loader.submit(mnist.load, args.local_mnist)
         seed_generator(settings.seed)
         model, varmap = build(settings.model)
-        warm_up(model, varmap, args.quiet)
+        if where == device.CPU:
+            warm_up(model, varmap, args.quiet)
         data = pending.result()
     if len(data.train_images) == 0:
         raise TrainingError(f"{data.source or 'the dataset'}: has no training images")
@@ -221,7 +224,7 @@ def train_epochs(args, settings: Settings, model: Module, varmap: VarMap, optimi
         train_loss = train_epoch(model, optimizer, data, settings.batch_size, epoch, stop, not args.quiet and job.lead, guard)
         if train_loss is None:
             break
-        if not all(np.isfinite(v.array).all() for v in varmap.all_vars()):
+        if not all(np.isfinite(v.cpu().numpy()).all() for v in varmap.all_vars()):  # from a GPU: a copy
             raise TrainingError(f"training diverged at epoch {epoch} (the weights are no longer finite); "
                                 f"try a smaller --learning-rate (now {settings.learning_rate:g})")
         test_acc = job.accuracy(model, data.images("test", model.sparse_input), data.test_labels,
@@ -253,8 +256,9 @@ def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outco
         return 130 if outcome.interrupted else 0
     if outcome.interrupted:
         if outcome.completed is not None:  # roll back any half-done epoch, keep the last whole one
-            for name, arr in outcome.completed.items():
-                varmap[name].array[...] = arr
+            with no_grad():
+                for name, arr in outcome.completed.items():
+                    varmap[name].copy_(arr)  # in place, on the weights' device
             save_run(path, varmap, meta, outcome.snapshot)
             left = settings.epochs - outcome.epochs_done
             print(f"Interrupted: saved the weights of epoch {outcome.first + outcome.epochs_done - 1} in {path}; "
@@ -280,17 +284,22 @@ def run(args, out: Optional[TextIO] = None) -> int:
     if args.resume and not args.save_model_path:  # continuing a run saves it where it was
         args.save_model_path = args.resume
     settings = Settings.of(args, resumed)
+    where = device.resolve(args.device)  # before the data loads: no GPU is one line, at once
+    if where != device.CPU and job.parallel:
+        raise device.DeviceError("--device cuda: a data-parallel job computes on the CPU (one GPU per job is not "
+                                 "supported); use --device cpu")
     job.check(args, settings.optimizer)
     set_threads(job.threads(args.threads))
     if job.lead:
         check_outputs(args)
-    data, model, varmap = load_data_and_model(args, settings)
+    data, model, varmap = load_data_and_model(args, settings, where)
     report_settings(args, settings, len(data.train_images), say, job)
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
         say(f"{name.replace('_', ' ').title()}: {list(getattr(data, name).shape)}")
     previous = start_from(args, varmap, resumed, say)
     if args.graph:
         return write_graph(args.graph, model, data, min(settings.batch_size, len(data.train_images)), say)
+    model, data = device.place(model, where), device.upload(data, where)  # the data set uploaded once
     model = job.wrap(model)  # a job of several ranks: rank 0's weights, broadcast
     optimizer = make_optimizer(settings, varmap, resumed, args.resume)
     outcome = Outcome(first=resumed.epoch + 1 if resumed else 1, previous=previous)  # a resumed run's numbering goes on
