@@ -74,3 +74,16 @@ def test_the_step_profile_prints_every_kernel_and_the_whole_step():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "step_profile.py"), "--steps", "2"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
     assert "| `matmul` | (4096, 800) · (800, 64) | 1 |" in out and "| **step** |" in out and "im2col" in out
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_runs_in_the_simulator():
+    """`benchmarks/gpu.py --tiny` in numba's CUDA simulator: every kernel checked against its twin
+    and the training workloads' code path run (a GPU session measures them for real)."""
+    import os
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--tiny", "--repeat", "1"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count(" ok ") >= 13 and " BAD " not in proc.stdout
+    assert "tutorial epoch, linear, full batch" in proc.stdout and "MLP epoch" in proc.stdout
