@@ -108,7 +108,7 @@ def test_arithmetic_broadcasts_as_numpy(a_shape, b_shape):
     a, b = arr(*a_shape), arr(*b_shape, seed=1) + 3
     da, db = to_device(a), to_device(b)
     for got, want in ((da + db, a + b), (da - db, a - b), (da * db, a * b), (da / db, a / b),
-                      (np.maximum(da, db), np.maximum(a, b)), (da > db, a > b), (da == da, a == a),
+                      (np.maximum(da, db), np.maximum(a, b)), (da > db, a > b), (da == da, a == a), (da > da, a > a),
                       (2.5 - da, 2.5 - a), (da * np.float32(3), a * 3), (db >= 3.0, b >= 3.0)):
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_allclose(got.get(), want, rtol=1e-6)
