@@ -267,3 +267,29 @@ def test_candles_cnn_forward_and_backward_match_the_cpu():
     xs, ys = _pixels(2, seed=2)
     _agree(lambda: ConvNet(nn.VarBuilder.from_varmap(nn.VarMap())).eval(), xs, ys,
            lambda params: tm.optim.SGD(params, lr=0.05), tol=dict(rtol=1e-4, atol=1e-5))
+
+
+def test_from_the_third_step_on_nothing_is_allocated_from_the_driver():
+    """The pool hands each step's temporaries the buffers the step before freed: the first step
+    allocates, the second too for the gradients (the first's live until its backward clears
+    them), and from the third on a step asks the driver for nothing. A view keeps its memory out
+    of the pool."""
+    from tinygrad_mnist.app.models import Mlp
+    from tinygrad_mnist.cuda.array import pool
+    tm.manual_seed(0)
+    model = Mlp(nn.VarBuilder.from_varmap(nn.VarMap())).to("cuda")
+    opt = tm.optim.AdamW(model.parameters(), lr=1e-3)
+    xs, ys = (Tensor(a, device="cuda") for a in _pixels(4))
+
+    def step():
+        opt.backward_step(model.loss(xs, ys))
+    step()
+    step()
+    misses, hits = pool.misses, pool.hits
+    step()
+    assert pool.misses == misses and pool.hits > hits + 20
+    a = to_device(np.arange(6, dtype=np.float32))
+    row = a.reshape(2, 3)[1:]
+    del a  # the view holds the memory: nothing goes back to the pool yet
+    b = to_device(np.zeros(6, np.float32))
+    np.testing.assert_array_equal(row.get(), [[3, 4, 5]]) and np.testing.assert_array_equal(b.get(), np.zeros(6))

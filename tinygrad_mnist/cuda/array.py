@@ -22,13 +22,23 @@ from . import kernels as K
 class Launch:
     """Launch sizes: `threads` per block and at most `blocks` blocks for the grid-stride kernels,
     `tile` for the tiled product (0: the plain one), `block` threads per row reduction. The
-    simulator runs each thread as an OS thread, so it gets a few; a GPU gets many."""
+    simulator runs each thread as an OS thread, so it gets a few; a GPU gets many. Every launch
+    and every copy goes on one stream (`stream`), so they run in the order they were issued and
+    only a copy to the host waits for them."""
 
     def __init__(self, threads: int, blocks: int, tile: int, block: int):
         self.threads, self.blocks, self.tile, self.block = threads, blocks, tile, block
+        self._stream = None
 
-    def grid(self, n: int) -> Tuple[int, int]:
-        return max(1, min(self.blocks, -(-n // self.threads))), self.threads
+    @property
+    def stream(self) -> Any:
+        if self._stream is None:
+            self._stream = _cuda().stream()
+        return self._stream
+
+    def grid(self, n: int) -> Tuple[int, int, Any]:
+        """The launch of a grid-stride kernel over n elements: blocks, threads, the stream."""
+        return max(1, min(self.blocks, -(-n // self.threads))), self.threads, self.stream
 
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
@@ -40,8 +50,43 @@ def _cuda():
     return cuda
 
 
+class Pool:
+    """The step's temporaries, kept for the next step: a buffer whose last array is gone is kept
+    by its size and handed to the next allocation of that size. A training step allocates the
+    same sizes every step, so from the second step on it asks the driver for nothing (an
+    allocation and a free can each wait for the GPU). Reuse is safe because the kernels and
+    copies run on one stream, in order: a buffer's next user starts after its last one ended.
+    At most `limit` bytes are kept; `clear()` gives them back."""
+
+    def __init__(self, limit: int = 1 << 30):
+        self.limit, self.kept, self.free = limit, 0, {}
+        self.hits = self.misses = 0
+
+    def take(self, nbytes: int) -> Any:
+        kept = self.free.get(nbytes)
+        if kept:
+            self.hits, self.kept = self.hits + 1, self.kept - nbytes
+            return kept.pop()
+        self.misses += 1
+        return _cuda().device_array(nbytes, np.uint8)
+
+    def give(self, buf: Any) -> None:
+        if self.kept + buf.size <= self.limit:
+            self.free.setdefault(buf.size, []).append(buf)
+            self.kept += buf.size
+
+    def clear(self) -> None:
+        self.free, self.kept = {}, 0
+
+
+pool = Pool()
+
+
 def empty(shape: tuple, dtype: Any) -> "CudaArray":
-    return CudaArray(_cuda().device_array(tuple(shape), np.dtype(dtype)))
+    """An uninitialised array, its memory from the pool."""
+    shape, dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+    buf = pool.take(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+    return CudaArray(buf.view(dtype).reshape(shape) if len(shape) != 1 else buf.view(dtype), buf=buf)
 
 
 def full(shape: tuple, value: Any, dtype: Any) -> "CudaArray":
@@ -52,10 +97,13 @@ def full(shape: tuple, value: Any, dtype: Any) -> "CudaArray":
 
 
 def to_device(a: Any) -> "CudaArray":
-    """A host array's copy on the device (one transfer)."""
+    """A host array's copy on the device (one transfer, on the stream)."""
     a = np.asarray(a)
     a = a if a.flags.c_contiguous else a.copy()  # (ascontiguousarray would make a 0-d array 1-d)
-    return CudaArray(_cuda().to_device(a) if a.size else _cuda().device_array(a.shape, a.dtype))
+    out = empty(a.shape, a.dtype)
+    if a.size:
+        out.d.copy_to_device(a, stream=launch.stream)
+    return out
 
 
 def dropout_mask(shape: tuple, dtype: Any, p: float, seed: int, offset: int) -> "CudaArray":
@@ -103,15 +151,24 @@ _UNARY = {np.negative: K.NEG, np.exp: K.EXP, np.log: K.LOG, np.sqrt: K.SQRT, np.
 
 
 class CudaArray(DeviceArray):
-    """A row-major array in the GPU's memory (a numba device array, `.d`)."""
+    """A row-major array in the GPU's memory (a numba device array, `.d`). The array that
+    allocated the memory holds its pool buffer (`buf`) and returns it when it goes; a view
+    (a reshape, rows) holds that array (`owner`), so the memory outlives every view of it."""
 
-    __slots__ = ("d",)
+    __slots__ = ("d", "buf", "owner")
     flags = _Flags()
     base = None
     __array_priority__ = 100  # numpy's operators defer to ours
 
-    def __init__(self, d: Any):
-        self.d = d
+    def __init__(self, d: Any, buf: Any = None, owner: Optional["CudaArray"] = None):
+        self.d, self.buf, self.owner = d, buf, owner
+
+    def __del__(self) -> None:
+        if self.buf is not None and pool is not None:  # (None at interpreter exit)
+            pool.give(self.buf)
+
+    def _view(self, d: Any) -> "CudaArray":
+        return CudaArray(d, owner=self if self.owner is None else self.owner)
 
     @classmethod
     def kernel_set(cls) -> Any:  # `cuda/ops.py` registers itself here when it loads (it imports this module)
@@ -138,8 +195,12 @@ class CudaArray(DeviceArray):
 
     # ------------------------------------------------------------ the only ways to the host
     def get(self) -> np.ndarray:
-        """The values, copied to the host (a synchronisation)."""
-        return self.d.copy_to_host() if self.size else np.empty(self.shape, self.dtype)
+        """The values, copied to the host: waits for the stream (a synchronisation)."""
+        if not self.size:
+            return np.empty(self.shape, self.dtype)
+        host = self.d.copy_to_host(stream=launch.stream)
+        launch.stream.synchronize()
+        return host
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise DeviceUnsupported("numpy reading a CUDA array (a silent copy to the host)")
@@ -159,7 +220,7 @@ class CudaArray(DeviceArray):
             raise ValueError(f"cannot reshape a CUDA array of size {self.size} into shape {shape}")
         if shape == self.shape:
             return self
-        return CudaArray(self.flat.reshape(shape) if len(shape) != 1 else self.flat)
+        return self._view(self.flat.reshape(shape) if len(shape) != 1 else self.flat)
 
     def transpose(self, *axes: Any) -> "CudaArray":
         """The axes permuted (reversed without `axes`), as a row-major copy."""
@@ -214,7 +275,7 @@ class CudaArray(DeviceArray):
         if isinstance(key, tuple) and key and all(k == slice(None) for k in key[1:]):
             key = key[0]  # x[i:j, :, :] is x[i:j]
         if isinstance(key, (int, np.integer)) or isinstance(key, slice) and key.step in (None, 1):
-            return CudaArray(self.d[key])
+            return self._view(self.d[key])
         if isinstance(key, CudaArray) and key.ndim == 1 and key.dtype.kind in "iu":
             return self.take_rows(key)
         raise DeviceUnsupported(f"indexing a CUDA array with {type(key).__name__}")

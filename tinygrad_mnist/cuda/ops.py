@@ -38,7 +38,8 @@ def matmul(a: CudaArray, b: CudaArray, scale: float = 1.0) -> CudaArray:
         return full(out.shape, 0, np.float32)
     t = launch.tile
     if t:
-        K.matmul_kernel(t)[(-(-out.shape[1] // t), -(-out.shape[0] // t)), (t, t)](a.d, b.d, out.d, np.float32(scale))
+        K.matmul_kernel(t)[(-(-out.shape[1] // t), -(-out.shape[0] // t)), (t, t), launch.stream](
+            a.d, b.d, out.d, np.float32(scale))
     else:
         K.matmul_plain_kernel()[launch.grid(out.size)](a.d, b.d, out.d, np.float32(scale))
     return out
@@ -72,21 +73,22 @@ def adamw_update(param: CudaArray, grad: CudaArray, m: CudaArray, v: CudaArray, 
 def log_softmax(x: CudaArray) -> CudaArray:
     out = empty(x.shape, x.dtype)
     if out.size:
-        K.row_kernels(launch.block)["log_softmax"][x.shape[0], launch.block](x.d, out.d)
+        K.row_kernels(launch.block)["log_softmax"][x.shape[0], launch.block, launch.stream](x.d, out.d)
     return out
 
 
 def log_softmax_backward(grad: CudaArray, y: CudaArray) -> CudaArray:
     out = empty(grad.shape, grad.dtype)
     if out.size:
-        K.row_kernels(launch.block)["log_softmax_backward"][grad.shape[0], launch.block](grad.d, y.d, out.d)
+        K.row_kernels(launch.block)["log_softmax_backward"][grad.shape[0], launch.block, launch.stream](
+            grad.d, y.d, out.d)
     return out
 
 
 def nll(log_probs: CudaArray, targets: CudaArray) -> CudaArray:
     """The mean NLL, one block's tree (the same bits every run)."""
     out = empty((1,), log_probs.dtype)
-    K.row_kernels(launch.block)["nll"][1, launch.block](log_probs.d, targets.d, out.d)
+    K.row_kernels(launch.block)["nll"][1, launch.block, launch.stream](log_probs.d, targets.d, out.d)
     return out.reshape(())
 
 
@@ -98,7 +100,7 @@ def nll_backward(grad: Any, targets: CudaArray, log_probs: CudaArray) -> CudaArr
     scaled = grad * per_row if isinstance(grad, CudaArray) else full((), float(grad) / max(n, 1), log_probs.dtype)
     out, t = empty(log_probs.shape, log_probs.dtype), min(launch.tile or 4, 16)
     if out.size:  # −1 at each target, then times grad / N
-        K.grid_kernels()["nll_backward"][(-(-n // t), -(-log_probs.shape[1] // t)), (t, t)](
+        K.grid_kernels()["nll_backward"][(-(-n // t), -(-log_probs.shape[1] // t)), (t, t), launch.stream](
             targets.d, log_probs.dtype.type(1.0), out.d)
         out *= scaled
     return out
