@@ -1,4 +1,5 @@
 import os
+import sys
 
 # numba's CUDA simulator for the CUDA tests (tests/engine/test_cuda_*.py): read when numba.cuda is
 # first imported, so set before anything imports it (the CPU kernels do not look at it). With it,
@@ -30,3 +31,13 @@ def no_cuda(monkeypatch):
     for the device raises (the simulator stays loaded, unused)."""
     import tinygrad_mnist.cuda as gpu
     monkeypatch.setattr(gpu, "_why", "no CUDA GPU or driver was found")
+
+
+@pytest.fixture
+def simulator_threads():
+    """numba's CUDA simulator runs each CUDA thread as an OS thread: a short switch interval
+    lets a block's threads take turns often (a barrier is reached sooner)."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    yield
+    sys.setswitchinterval(previous)

@@ -82,3 +82,9 @@ def test_a_data_parallel_job_refuses_the_gpu(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(Job, "start", staticmethod(a_job_of_two))
     assert train.main(["--device", "cuda", "--epochs", "1"]) == 1
     assert "a data-parallel job computes on the CPU" in capsys.readouterr().err
+
+
+def test_newton_cg_refuses_the_gpu_in_one_line(capsys):
+    assert train.main(["--device", "cuda", "--optimizer", "newton-cg", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "--optimizer newton-cg (forward mode, CPU only) computes on the CPU" in err and "Traceback" not in err

@@ -3,7 +3,6 @@
 three kinds of model against the CPU to float32 tolerance. Small shapes: each simulated thread
 is an OS thread."""
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -23,12 +22,7 @@ from tinygrad_mnist.kernels.interface import KERNELS, DeviceUnsupported  # noqa:
 TOL = dict(rtol=2e-5, atol=2e-6)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def short_switches():
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)
-    yield
-    sys.setswitchinterval(previous)
+pytestmark = pytest.mark.usefixtures("simulator_threads")
 
 
 def arr(*shape, seed=0, scale=1.0):
@@ -274,15 +268,14 @@ def test_from_the_third_step_on_nothing_is_allocated_from_the_driver():
     allocates, the second too for the gradients (the first's live until its backward clears
     them), and from the third on a step asks the driver for nothing. A view keeps its memory out
     of the pool."""
-    from tinygrad_mnist.app.models import Mlp
     from tinygrad_mnist.cuda.array import pool
     tm.manual_seed(0)
-    model = Mlp(nn.VarBuilder.from_varmap(nn.VarMap())).to("cuda")
+    model = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3)).to("cuda")
     opt = tm.optim.AdamW(model.parameters(), lr=1e-3)
-    xs, ys = (Tensor(a, device="cuda") for a in _pixels(4))
+    xs, ys = Tensor(arr(4, 20), device="cuda"), Tensor(np.array([0, 2, 1, 2]), device="cuda")
 
     def step():
-        opt.backward_step(model.loss(xs, ys))
+        opt.backward_step(nn.functional.cross_entropy(model(xs), ys))
     step()
     step()
     misses, hits = pool.misses, pool.hits

@@ -25,12 +25,7 @@ from tinygrad_mnist.kernels import numpy_kernels as ref  # noqa: E402
 up = ca.to_device
 
 
-@pytest.fixture(scope="module", autouse=True)
-def short_switches():
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)
-    yield
-    sys.setswitchinterval(previous)
+pytestmark = pytest.mark.usefixtures("simulator_threads")
 
 
 @pytest.fixture(params=[(4, 8), (0, 4)], ids=["tiled", "plain"])

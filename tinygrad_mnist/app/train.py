@@ -285,9 +285,9 @@ def run(args, out: Optional[TextIO] = None) -> int:
         args.save_model_path = args.resume
     settings = Settings.of(args, resumed)
     where = device.resolve(args.device)  # before the data loads: no GPU is one line, at once
-    if where != device.CPU and job.parallel:
-        raise device.DeviceError("--device cuda: a data-parallel job computes on the CPU (one GPU per job is not "
-                                 "supported); use --device cpu")
+    if where != device.CPU and (job.parallel or settings.optimizer == "newton-cg"):
+        what = "a data-parallel job" if job.parallel else "--optimizer newton-cg (forward mode, CPU only)"
+        raise device.DeviceError(f"--device cuda: {what} computes on the CPU; use --device cpu")
     job.check(args, settings.optimizer)
     set_threads(job.threads(args.threads))
     if job.lead:

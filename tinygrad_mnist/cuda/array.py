@@ -141,9 +141,9 @@ class _Flags:
     writeable = True
 
 
-_ARITH = {"add": K.ADD, "sub": K.SUB, "mul": K.MUL, "truediv": K.DIV, "maximum": K.MAXIMUM, "minimum": K.MINIMUM}
-_COMPARE = {"gt": K.GT, "ge": K.GE, "lt": K.LT, "le": K.LE, "eq": K.EQ, "ne": K.NE}
-_SWAPPED = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
+_ARITH = ("add", "sub", "mul", "truediv", "maximum", "minimum")
+_COMPARE = ("gt", "ge", "lt", "le", "eq", "ne")
+_CODES = dict(zip(_ARITH + _COMPARE, range(12)))  # the binary kernel's op codes (cuda/kernels.py)
 _UFUNCS = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.true_divide: "truediv",
            np.maximum: "maximum", np.minimum: "minimum", np.greater: "gt", np.greater_equal: "ge",
            np.less: "lt", np.less_equal: "le", np.equal: "eq", np.not_equal: "ne"}
@@ -289,25 +289,23 @@ class CudaArray(DeviceArray):
 
     # ------------------------------------------------------------ arithmetic
     def _binary(self, name: str, other: Any, swap: bool = False, out: Optional["CudaArray"] = None) -> "CudaArray":
-        compare = name in _COMPARE
+        """self ∘ other (other ∘ self with swap) for another CUDA array, broadcast as numpy does,
+        or a number (passed to the kernel by value: no copy to the device)."""
         if isinstance(other, CudaArray):
             a, b = (other, self) if swap else (self, other)
-            shape = np.broadcast_shapes(a.shape, b.shape)
-            res = out if out is not None else empty(shape, bool if compare else np.result_type(a.dtype, b.dtype))
-            if res.size:
-                p_shape, sa = _padded(shape, _broadcast_strides(a.shape, shape))
-                sb = _padded(shape, _broadcast_strides(b.shape, shape))[1]
-                kernel, op = ("compare", _COMPARE[name]) if compare else ("arith", _ARITH[name])
-                K.device_kernels()[kernel][launch.grid(res.size)](a.flat, b.flat, res.flat, p_shape, sa, sb, op)
-            return res
-        scalar = _scalar(other)
-        if compare:  # a ⋚ s as a ⋚ [s]: the broadcasting kernel with a one-element operand
-            s = to_device(np.asarray([scalar], np.result_type(self.dtype, scalar))).reshape(())
-            return self._binary(_SWAPPED[name] if swap else name, s, out=out)
-        res = out if out is not None else empty(self.shape, np.result_type(self.dtype, scalar))
+            shape, mode, kind = np.broadcast_shapes(a.shape, b.shape), 0, np.result_type(a.dtype, b.dtype)
+            s = kind.type(0)
+        else:
+            s = _scalar(other)
+            a = b = self
+            shape, mode, kind = self.shape, 2 if swap else 1, np.result_type(self.dtype, s)
+            s = kind.type(s)
+        res = out if out is not None else empty(shape, bool if name in _COMPARE else kind)
         if res.size:
-            K.device_kernels()["arith_scalar"][launch.grid(res.size)](
-                self.flat, res.dtype.type(scalar), res.flat, _ARITH[name], swap)
+            p_shape, sa = _padded(shape, _broadcast_strides(a.shape, shape))
+            sb = _padded(shape, _broadcast_strides(b.shape, shape))[1]
+            K.device_kernels()["binary"][launch.grid(res.size)](a.flat, b.flat, s, res.flat, p_shape, sa, sb,
+                                                                _CODES[name], mode)
         return res
 
     def _inplace(self, name: str, other: Any) -> "CudaArray":

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
 
-import numpy as np
 from numba import cuda, float32
 
 
@@ -194,9 +192,7 @@ def row_kernels(block: int = 128) -> dict:
 
 
 # ---------------------------------------------------------------- what a device array needs besides
-# Operation codes of the elementwise kernels (one kernel per shape of loop, the operation a branch).
-ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM = range(6)
-GT, GE, LT, LE, EQ, NE = range(6)
+# Operation codes of `unary` (`binary` names its own; one kernel per shape of loop, the operation a branch).
 NEG, EXP, LOG, SQRT, ABS = range(5)
 
 
@@ -215,9 +211,12 @@ def copy_strided(src, out, shape, st):
         r //= shape[2]
         out[i] = src[(r // shape[1]) * st[0] + (r % shape[1]) * st[1] + c2 * st[2] + c3 * st[3]]
 
+
 @cuda.jit
-def arith(a, b, out, shape, sa, sb, op):
-    """out = a ∘ b elementwise under broadcasting strides sa, sb."""
+def binary(a, b, s, out, shape, sa, sb, op, mode):
+    """out = x ∘ y elementwise: x from a and y from b under broadcasting strides sa, sb (mode 0),
+    or y the number s (mode 1), or x the number s and y from a (mode 2). op: + − × ÷ maximum
+    minimum (0-5), then > ≥ < ≤ = ≠ (6-11, into a bool out)."""
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         r = i
         c3 = r % shape[3]
@@ -226,7 +225,9 @@ def arith(a, b, out, shape, sa, sb, op):
         r //= shape[2]
         c1, c0 = r % shape[1], r // shape[1]
         x = a[c0 * sa[0] + c1 * sa[1] + c2 * sa[2] + c3 * sa[3]]
-        y = b[c0 * sb[0] + c1 * sb[1] + c2 * sb[2] + c3 * sb[3]]
+        y = b[c0 * sb[0] + c1 * sb[1] + c2 * sb[2] + c3 * sb[3]] if mode == 0 else s
+        if mode == 2:
+            x, y = s, x
         if op == 0:
             out[i] = x + y
         elif op == 1:
@@ -237,53 +238,21 @@ def arith(a, b, out, shape, sa, sb, op):
             out[i] = x / y
         elif op == 4:
             out[i] = x if x > y or x != x else y  # NaN propagates, as np.maximum
-        else:
+        elif op == 5:
             out[i] = x if x < y or x != x else y
-
-@cuda.jit
-def arith_scalar(a, s, out, op, swap):
-    """out = a ∘ s (or s ∘ a with swap) for a number s."""
-    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        x, y = a[i], s
-        if swap:
-            x, y = s, a[i]
-        if op == 0:
-            out[i] = x + y
-        elif op == 1:
-            out[i] = x - y
-        elif op == 2:
-            out[i] = x * y
-        elif op == 3:
-            out[i] = x / y
-        elif op == 4:
-            out[i] = x if x > y or x != x else y
-        else:
-            out[i] = x if x < y or x != x else y
-
-@cuda.jit
-def compare(a, b, out, shape, sa, sb, op):
-    """out = a ⋚ b (bool) elementwise under broadcasting strides."""
-    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        r = i
-        c3 = r % shape[3]
-        r //= shape[3]
-        c2 = r % shape[2]
-        r //= shape[2]
-        c1, c0 = r % shape[1], r // shape[1]
-        x = a[c0 * sa[0] + c1 * sa[1] + c2 * sa[2] + c3 * sa[3]]
-        y = b[c0 * sb[0] + c1 * sb[1] + c2 * sb[2] + c3 * sb[3]]
-        if op == 0:
+        elif op == 6:
             out[i] = x > y
-        elif op == 1:
+        elif op == 7:
             out[i] = x >= y
-        elif op == 2:
+        elif op == 8:
             out[i] = x < y
-        elif op == 3:
+        elif op == 9:
             out[i] = x <= y
-        elif op == 4:
+        elif op == 10:
             out[i] = x == y
         else:
             out[i] = x != y
+
 
 @cuda.jit
 def unary(x, out, op):
@@ -300,15 +269,18 @@ def unary(x, out, op):
         else:
             out[i] = abs(v)
 
+
 @cuda.jit
 def cast(x, out):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = x[i]
 
+
 @cuda.jit
 def fill(out, value):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = value
+
 
 @cuda.jit
 def sum_axis(x, out, n, inner):
@@ -321,6 +293,7 @@ def sum_axis(x, out, n, inner):
             acc += x[(o * n + k) * inner + j]
         out[q] = acc
 
+
 @cuda.jit
 def argmax_rows(x, out):
     """The first largest element's column in each row (a NaN counts as largest)."""
@@ -332,12 +305,14 @@ def argmax_rows(x, out):
                 best, at = v, j
         out[r] = at
 
+
 @cuda.jit
 def take_rows(x, idx, out):
     """out[k, :] = x[idx[k], :] for x viewed as [N, width]."""
     width = x.shape[1]
     for q in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[q] = x[idx[q // width], q % width]
+
 
 @cuda.jit
 def dropout_mask(out, p, scale, seed, offset):
@@ -352,6 +327,7 @@ def dropout_mask(out, p, scale, seed, offset):
             h = ((h >> 16) ^ h ^ (c >> 32) ^ (seed >> 32)) & 0xFFFFFFFF
         u = float32((h & 0xFFFFFF) * (1.0 / 16777216.0))
         out[i] = scale if u >= p else 0.0
+
 
 @cuda.jit
 def adamw(p, g, m, v, decay, beta1, beta2, bias2, step_size, eps):
@@ -380,6 +356,7 @@ def im2col(x, out, geo):
         h, w = oh * geo[2] - geo[4] + i * geo[6], ow * geo[3] - geo[5] + j * geo[7]
         out[row, col] = x[b, c, h, w] if 0 <= h < H and 0 <= w < W else 0
 
+
 @cuda.jit
 def col2im(cols, out, geo):
     """out[b, c, h, w] = Σ over the taps (i, j) that read it of cols at that patch entry."""
@@ -401,6 +378,7 @@ def col2im(cols, out, geo):
                 acc += cols[(b * OH + th // geo[2]) * OW + tw // geo[3], (i * kw + j) * C + c]
         out[b, c, h, w] = acc
 
+
 @cuda.jit
 def rows_to_nchw(rows, bias, has_bias, out):
     """out[b, o, p] = rows[b·P + p, o] (+ bias[o]), P the output positions."""
@@ -410,6 +388,7 @@ def rows_to_nchw(rows, bias, has_bias, out):
         o, b = r % O, r // O
         out[b, o, p] = rows[b * P + p, o] + (bias[o] if has_bias else 0)
 
+
 @cuda.jit
 def nchw_to_rows(grad, out):
     """out[b·P + p, o] = grad[b, o, p]."""
@@ -417,6 +396,7 @@ def nchw_to_rows(grad, out):
     for q in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         o, row = q % O, q // O
         out[row, o] = grad[row // P, o, row % P]
+
 
 @cuda.jit
 def max_pool(x, out, index, geo):
@@ -440,6 +420,7 @@ def max_pool(x, out, index, geo):
         out[b, c, oh, ow] = best
         index[b, c, oh, ow] = at
 
+
 @cuda.jit
 def max_pool_backward(grad, index, out):
     """One thread per (b, c) plane adds each window's gradient at its maximum, windows in
@@ -452,7 +433,7 @@ def max_pool_backward(grad, index, out):
 
 def device_kernels() -> dict:
     """The grid-stride kernels above, by name."""
-    return {k.__name__: k for k in (copy_strided, arith, arith_scalar, compare, unary, cast,
+    return {k.__name__: k for k in (copy_strided, binary, unary, cast,
                                     fill, sum_axis, argmax_rows, take_rows, dropout_mask, adamw,
                                     im2col, col2im, rows_to_nchw, nchw_to_rows, max_pool, max_pool_backward)}
 
@@ -493,8 +474,8 @@ def signatures() -> dict:
         ("relu", ""): (f1, f1), ("relu_backward", ""): (f1, f1, f1), ("sgd_update", ""): (f1, f1, f),
         ("nll_backward", "uint8"): (u1, f, f2), ("nll_backward", "int64"): (i1, f, f2),
         ("copy_strided", "float32"): (f1, f1, n4, n4), ("copy_strided", "uint8"): (u1, u1, n4, n4),
-        ("arith", ""): (f1, f1, f1, n4, n4, n4, n), ("arith_scalar", ""): (f1, f, f1, n, t.boolean),
-        ("compare", "float32"): (f1, f1, b1, n4, n4, n4, n), ("compare", "int64"): (i1, i1, b1, n4, n4, n4, n),
+        ("binary", "float32"): (f1, f1, f, f1, n4, n4, n4, n, n), ("binary", "compare"): (f1, f1, f, b1, n4, n4, n4, n, n),
+        ("binary", "int64"): (i1, i1, n, b1, n4, n4, n4, n, n),
         ("unary", ""): (f1, f1, n), ("cast", "uint8"): (u1, f1), ("cast", "float32"): (f1, f1),
         ("cast", "bool"): (b1, i1), ("fill", ""): (f1, f), ("sum_axis", "float32"): (f1, f1, n, n),
         ("sum_axis", "int64"): (i1, i1, n, n), ("argmax_rows", ""): (f2, i1), ("take_rows", "uint8"): (u2, i1, u2),
