@@ -41,6 +41,8 @@ def test_tensors_go_to_the_device_and_back():
                  tm.tensor([1.0, 2.0], device="cuda"), Tensor.arange(5, device="cuda")):
         assert made.device.type == "cuda"
     assert np.array_equal(Tensor.arange(5, device="cuda").cpu().numpy(), np.arange(5))
+    for kept in (Tensor.zeros_like(t), tm.ones_like(t), t.new_zeros(3), t.new_tensor([1.0]), Tensor.rand_like(t)):
+        assert kept.device.type == "cuda"  # PyTorch's *_like and new_* keep the tensor's device
     assert "device='cuda:0'" in repr(t) and t.to("cuda") is t
     assert t.sum().item() == pytest.approx(float(x.sum()), rel=1e-6)  # .item() waits and copies one number
 
@@ -116,7 +118,7 @@ def test_array_methods_against_numpy():
     for axis, keep in ((None, False), (0, False), (1, True), ((0, 2), False), (-1, True)):
         np.testing.assert_allclose(d.sum(axis=axis, keepdims=keep).get(), x.sum(axis=axis, keepdims=keep), **TOL)
     np.testing.assert_allclose(d.mean(axis=1).get(), x.mean(axis=1), **TOL)
-    for f in (np.exp, np.negative, np.absolute):
+    for f in (np.exp, np.negative, np.absolute, np.sign, np.tanh, lambda a: a ** 3, lambda a: np.absolute(a) ** 0.5):
         np.testing.assert_allclose(f(d).get(), f(x), rtol=1e-6)
     np.testing.assert_allclose(np.log(np.absolute(d)).get(), np.log(np.abs(x)), rtol=1e-6)
     np.testing.assert_array_equal(d.astype(np.int64).get(), x.astype(np.int64))
@@ -286,3 +288,30 @@ def test_from_the_third_step_on_nothing_is_allocated_from_the_driver():
     del a  # the view holds the memory: nothing goes back to the pool yet
     b = to_device(np.zeros(6, np.float32))
     np.testing.assert_array_equal(row.get(), [[3, 4, 5]]) and np.testing.assert_array_equal(b.get(), np.zeros(6))
+
+
+UNARY_OPS = {"exp": lambda t: t.exp(), "abs": lambda t: t.abs(), "log": lambda t: (t.abs() + 1).log(),
+             "sqrt": lambda t: (t.abs() + 1).sqrt(), "cube": lambda t: t ** 3, "root": lambda t: (t.abs() + 1) ** 0.5,
+             "tanh": lambda t: t.tanh(), "relu": lambda t: t.relu(), "mean": lambda t: t.mean(0),
+             "log_softmax": lambda t: t.log_softmax(1), "square matmul": lambda t: t @ t.T, "scaled": lambda t: 3 - t / 2}
+
+
+@pytest.mark.parametrize("name", UNARY_OPS)
+def test_an_ops_value_and_gradient_match_the_cpu(name):
+    x = arr(3, 4, seed=5)
+    out = {}
+    for where in ("cpu", "cuda"):
+        t = Tensor(x, requires_grad=True, device=where)
+        y = UNARY_OPS[name](t)
+        (y * Tensor(arr(*y.shape, seed=6), device=where)).sum().backward()
+        out[where] = (y.cpu().numpy(), t.grad.cpu().numpy())
+    for a, b in zip(out["cpu"], out["cuda"]):
+        np.testing.assert_allclose(b, a, **TOL)
+
+
+@pytest.mark.parametrize("make", [lambda p: tm.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+                                  lambda p: tm.optim.Adam(p, lr=0.01, weight_decay=0.1),
+                                  lambda p: tm.optim.Adadelta(p, lr=1.0)], ids=["sgd-nesterov", "adam-l2", "adadelta"])
+def test_every_optimizer_steps_on_the_device_as_on_the_cpu(make):
+    xs, ys = arr(5, 6), np.array([0, 1, 2, 1, 0])
+    _agree(lambda: nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 3)), xs, ys, make, steps=3)

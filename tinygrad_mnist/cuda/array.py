@@ -143,11 +143,12 @@ class _Flags:
 
 _ARITH = ("add", "sub", "mul", "truediv", "maximum", "minimum")
 _COMPARE = ("gt", "ge", "lt", "le", "eq", "ne")
-_CODES = dict(zip(_ARITH + _COMPARE, range(12)))  # the binary kernel's op codes (cuda/kernels.py)
+_CODES = dict(zip(_ARITH + _COMPARE + ("pow",), range(13)))  # the binary kernel's op codes (cuda/kernels.py)
 _UFUNCS = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.true_divide: "truediv",
            np.maximum: "maximum", np.minimum: "minimum", np.greater: "gt", np.greater_equal: "ge",
            np.less: "lt", np.less_equal: "le", np.equal: "eq", np.not_equal: "ne"}
-_UNARY = {np.negative: K.NEG, np.exp: K.EXP, np.log: K.LOG, np.sqrt: K.SQRT, np.absolute: K.ABS}
+_UNARY = {np.negative: K.NEG, np.exp: K.EXP, np.log: K.LOG, np.sqrt: K.SQRT, np.absolute: K.ABS, np.sign: K.SIGN,
+          np.tanh: K.TANH}
 
 
 class CudaArray(DeviceArray):
@@ -314,7 +315,7 @@ class CudaArray(DeviceArray):
         return self._binary(name, other, out=self)
 
     def _unary(self, op: int) -> "CudaArray":
-        out = empty(self.shape, self.dtype if self.dtype.kind == "f" or op in (K.NEG, K.ABS) else np.float64)
+        out = empty(self.shape, self.dtype if self.dtype.kind == "f" or op in (K.NEG, K.ABS, K.SIGN) else np.float64)
         if out.size:
             K.device_kernels()["unary"][launch.grid(out.size)](self.flat, out.flat, op)
         return out
@@ -326,9 +327,9 @@ class CudaArray(DeviceArray):
         return self._unary(K.ABS)
 
     def __pow__(self, p: Any) -> "CudaArray":
-        if p == 2:
-            return self * self
-        raise DeviceUnsupported(f"x ** {p!r} on a CUDA array")
+        if isinstance(p, CudaArray):
+            raise DeviceUnsupported("x ** y for two CUDA arrays")
+        return self * self if p == 2 else self._binary("pow", p)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """numpy's ufuncs on a CUDA array (`np.exp(a)`, `np.float32(2) * a`) run on the device."""

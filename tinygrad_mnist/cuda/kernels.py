@@ -193,7 +193,7 @@ def row_kernels(block: int = 128) -> dict:
 
 # ---------------------------------------------------------------- what a device array needs besides
 # Operation codes of `unary` (`binary` names its own; one kernel per shape of loop, the operation a branch).
-NEG, EXP, LOG, SQRT, ABS = range(5)
+NEG, EXP, LOG, SQRT, ABS, SIGN, TANH = range(7)
 
 
 # The grid-stride kernels a device array's methods launch. Shapes of up to 4 dimensions come as
@@ -216,7 +216,7 @@ def copy_strided(src, out, shape, st):
 def binary(a, b, s, out, shape, sa, sb, op, mode):
     """out = x ∘ y elementwise: x from a and y from b under broadcasting strides sa, sb (mode 0),
     or y the number s (mode 1), or x the number s and y from a (mode 2). op: + − × ÷ maximum
-    minimum (0-5), then > ≥ < ≤ = ≠ (6-11, into a bool out)."""
+    minimum (0-5), then > ≥ < ≤ = ≠ (6-11, into a bool out), then x ** y (12)."""
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         r = i
         c3 = r % shape[3]
@@ -250,8 +250,10 @@ def binary(a, b, s, out, shape, sa, sb, op, mode):
             out[i] = x <= y
         elif op == 10:
             out[i] = x == y
-        else:
+        elif op == 11:
             out[i] = x != y
+        else:
+            out[i] = x ** y
 
 
 @cuda.jit
@@ -266,8 +268,12 @@ def unary(x, out, op):
             out[i] = math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan)
         elif op == 3:
             out[i] = math.sqrt(v) if v >= 0 else math.nan
-        else:
+        elif op == 4:
             out[i] = abs(v)
+        elif op == 5:
+            out[i] = 1 if v > 0 else (-1 if v < 0 else v)  # 0 and NaN stay, as np.sign
+        else:
+            out[i] = math.tanh(v)
 
 
 @cuda.jit

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .. import devices
 from .. import functions as F
 from ..kernels.interface import DeviceArray
 
@@ -42,6 +43,8 @@ class TensorBase:
     _ctx: Optional[Any]  # the recorded op that made it (autograd.Context), None for a leaf
 
     shape = property(lambda self: self.array.shape)
+    device = property(lambda self: devices.CUDA if isinstance(self.array, DeviceArray) else devices.CPU,
+                      doc="Where the tensor lives: the CPU or the GPU (`devices.py`).")
     dtype = property(lambda self: self.array.dtype)
     ndim = property(lambda self: self.array.ndim)
 

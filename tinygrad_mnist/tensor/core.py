@@ -146,11 +146,6 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         return bool(self.isclose(other, rtol, atol, equal_nan).array.all())
 
     # ------------------------------------------------------------ device, dtype and in-place fills
-    @property
-    def device(self) -> devices.device:
-        """Where the tensor lives: the CPU or the GPU (`devices.py`)."""
-        return devices.CUDA if isinstance(self.array, DeviceArray) else devices.CPU
-
     def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False,
            copy: bool = False) -> "Tensor":
         """PyTorch's `to`: a device (`"cpu"`, a `device`), a dtype, both, or another tensor's. The
@@ -177,13 +172,14 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
         return self.array.itemsize
 
     def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return Tensor.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, device=self.device)
 
     def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return Tensor.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, device=self.device)
 
     def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> "Tensor":
-        return Tensor(np.array(getattr(data, "array", data), dtype=dtype or self.dtype), requires_grad=requires_grad)
+        return Tensor(np.array(getattr(data, "array", data), dtype=dtype or self.dtype), requires_grad=requires_grad,
+                      device=self.device)
 
     def cpu(self) -> "Tensor":
         return self.to("cpu")

@@ -73,20 +73,20 @@ class CreationMethods(TensorBase):
 
     @classmethod
     def zeros_like(cls, t: TensorBase, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls.zeros(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
+        return cls.zeros(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device or t.device)
 
     @classmethod
     def ones_like(cls, t: TensorBase, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls.ones(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
+        return cls.ones(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device or t.device)
 
     @classmethod
     def full_like(cls, t: TensorBase, value: Scalar, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls.full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
+        return cls.full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device or t.device)
 
     @classmethod
     def randn_like(cls, t: TensorBase, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls.randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
+        return cls.randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device or t.device)
 
     @classmethod
     def rand_like(cls, t: TensorBase, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Self:
-        return cls.rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
+        return cls.rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device or t.device)
