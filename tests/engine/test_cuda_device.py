@@ -315,3 +315,11 @@ def test_an_ops_value_and_gradient_match_the_cpu(name):
 def test_every_optimizer_steps_on_the_device_as_on_the_cpu(make):
     xs, ys = arr(5, 6), np.array([0, 1, 2, 1, 0])
     _agree(lambda: nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 3)), xs, ys, make, steps=3)
+
+
+def test_a_float64_model_trains_in_float64_on_the_device():
+    xs, ys = arr(5, 6).astype(np.float64), np.array([0, 1, 2, 1, 0])
+    make = (lambda: nn.Sequential(nn.Linear(6, 4, dtype=np.float64), nn.ReLU(), nn.Linear(4, 3, dtype=np.float64)))
+    _agree(make, xs, ys, lambda p: tm.optim.SGD(p, lr=0.1), steps=2, tol=dict(rtol=1e-6, atol=1e-7))
+    tm.manual_seed(0)
+    assert make().to("cuda")(Tensor(xs, device="cuda")).dtype == np.float64

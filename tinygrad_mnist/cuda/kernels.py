@@ -447,7 +447,8 @@ def device_kernels() -> dict:
 @functools.lru_cache(maxsize=None)
 def matmul_plain_kernel():
     """C = scale · A @ B with one output element per loop turn, no shared memory: the launch the
-    simulator affords on large products (a tiled one starts TILE² threads per output tile)."""
+    simulator affords on large products (a tiled one starts TILE² threads per output tile), and
+    the float64 product. Accumulates in the dtype of A·B (uint8 × float32 is float32)."""
     @cuda.jit
     def matmul_plain(a, b, out, scale):
         n, K = out.shape[1], a.shape[1]
@@ -466,6 +467,7 @@ def signatures() -> dict:
     {(name, variant): (kernel maker, types)}."""
     from numba import types as t
     f1, f2, f3, f4 = (t.Array(t.float32, n, "C") for n in (1, 2, 3, 4))
+    d2 = t.Array(t.float64, 2, "C")
     u1, u2, i1, b1 = t.Array(t.uint8, 1, "C"), t.Array(t.uint8, 2, "C"), t.Array(t.int64, 1, "C"), t.Array(t.boolean, 1, "C")
     i4, n4, n10, n, f = t.Array(t.int64, 4, "C"), t.UniTuple(t.int64, 4), t.UniTuple(t.int64, 10), t.int64, t.float32
     tiled, plain = (lambda tile, block: matmul_kernel(tile)), (lambda tile, block: matmul_plain_kernel())
@@ -473,6 +475,7 @@ def signatures() -> dict:
     each = (lambda name: lambda tile, block: {**elementwise_kernels(), **device_kernels()}[name])
     table = {("matmul", "float32"): (tiled, (f2, f2, f2, f)), ("matmul", "uint8"): (tiled, (u2, f2, f2, f)),
              ("matmul_plain", "float32"): (plain, (f2, f2, f2, f)), ("matmul_plain", "uint8"): (plain, (u2, f2, f2, f)),
+             ("matmul_plain", "float64"): (plain, (d2, d2, d2, t.float64)),
              ("log_softmax", ""): (rows("log_softmax"), (f2, f2)),
              ("log_softmax_backward", ""): (rows("log_softmax_backward"), (f2, f2, f2)),
              ("nll", "int64"): (rows("nll"), (f2, i1, f1)), ("nll", "uint8"): (rows("nll"), (f2, u1, f1))}

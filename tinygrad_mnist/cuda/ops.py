@@ -30,20 +30,22 @@ def _k(name: str):
 
 
 def matmul(a: CudaArray, b: CudaArray, scale: float = 1.0) -> CudaArray:
-    """`scale · (a @ b)`, float32 (a may be uint8 pixels): tiled in shared memory on a GPU."""
+    """`scale · (a @ b)` in the floats' dtype (a may be uint8 pixels): float32 tiled in shared
+    memory on a GPU; float64 by the plain kernel (the tiles are float32)."""
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit")
-    out = empty((a.shape[0], b.shape[1]), np.float32)
+    kind = np.result_type(np.float32, *(x.dtype for x in (a, b) if x.dtype.kind == "f"))
+    out = empty((a.shape[0], b.shape[1]), kind)
     if not out.size:
         return out
     if a.shape[1] == 0:
-        return full(out.shape, 0, np.float32)
-    t = launch.tile
+        return full(out.shape, 0, kind)
+    t = launch.tile if kind == np.float32 else 0
     if t:
         K.matmul_kernel(t)[(-(-out.shape[1] // t), -(-out.shape[0] // t)), (t, t), launch.stream](
             a.d, b.d, out.d, np.float32(scale))
     else:
-        K.matmul_plain_kernel()[launch.grid(out.size)](a.d, b.d, out.d, np.float32(scale))
+        K.matmul_plain_kernel()[launch.grid(out.size)](a.d, b.d, out.d, kind.type(scale))
     return out
 
 
