@@ -3,6 +3,7 @@
 three kinds of model against the CPU to float32 tolerance. Small shapes: each simulated thread
 is an OS thread."""
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -323,3 +324,17 @@ def test_a_float64_model_trains_in_float64_on_the_device():
     _agree(make, xs, ys, lambda p: tm.optim.SGD(p, lr=0.1), steps=2, tol=dict(rtol=1e-6, atol=1e-7))
     tm.manual_seed(0)
     assert make().to("cuda")(Tensor(xs, device="cuda")).dtype == np.float64
+
+
+def test_the_simulator_switched_on_after_the_cpu_kernels_loaded_numba():
+    """NUMBA_ENABLE_CUDASIM set in a program after the engine has run (and numba read its
+    settings) still gives the simulated device: the setting is read again before numba's CUDA
+    module loads."""
+    import subprocess
+    code = ("import os, numpy as np, tinygrad_mnist as tm\n"
+            "print((tm.tensor(np.ones((2, 3), np.float32)) @ tm.ones(3, 2)).sum().item())\n"
+            "os.environ['NUMBA_ENABLE_CUDASIM'] = '1'\n"
+            "print(tm.cuda.is_available(), tm.ones(3, device='cuda').sum().item())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert run.stdout.split() == ["12.0", "True", "3.0"], run.stderr[-2000:]

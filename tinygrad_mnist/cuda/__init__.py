@@ -21,6 +21,10 @@ def reason() -> Optional[str]:
     global _why
     if _why is None:
         try:
+            import sys
+            if "numba.cuda" not in sys.modules:  # numba read NUMBA_ENABLE_CUDASIM when the CPU kernels
+                from numba.core import config    # loaded it: read it again, it may have been set since
+                config.reload_config()
             from numba import cuda
             _why = "" if cuda.is_available() else "no CUDA GPU or driver was found"
         except ImportError as err:  # numba-cuda is an extra: pip install 'tinygrad_mnist[cuda]'
