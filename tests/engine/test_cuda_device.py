@@ -338,3 +338,21 @@ def test_the_simulator_switched_on_after_the_cpu_kernels_loaded_numba():
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert run.stdout.split() == ["12.0", "True", "3.0"], run.stderr[-2000:]
+
+
+def test_state_dicts_save_and_load_across_devices(tmp_path):
+    """torch.save of a GPU model's state dict writes host copies; torch.load puts them where
+    map_location says; load_state_dict copies into a model on either device."""
+    tm.manual_seed(0)
+    gpu = nn.Linear(3, 2).to("cuda")
+    tm.save(gpu.state_dict(), tmp_path / "w.safetensors")
+    back = tm.load(tmp_path / "w.safetensors", map_location="cuda")
+    assert all(t.device.type == "cuda" for t in back.values())
+    cpu = nn.Linear(3, 2)
+    cpu.load_state_dict(back)
+    other = nn.Linear(3, 2).to("cuda")
+    other.load_state_dict(cpu.state_dict())
+    for a, b in zip(gpu.parameters(), other.parameters()):
+        assert b.device.type == "cuda" and np.array_equal(a.cpu().numpy(), b.cpu().numpy())
+    with pytest.raises(DeviceUnsupported, match="writing part"):
+        other.weight.array[0] = 1.0

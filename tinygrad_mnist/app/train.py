@@ -40,7 +40,6 @@ from .progress import append_metrics, busy_note, epoch_line, resume_command, set
 from .runner import StopRequest, exit_now, printer, run_command, set_threads
 from ..tensor import Tensor
 from ..trace import BackwardTrace
-from ..autograd import no_grad
 
 
 def check_writable(path: str) -> None:
@@ -256,9 +255,8 @@ def finish(args, settings: Settings, varmap: VarMap, optimizer: Optimizer, outco
         return 130 if outcome.interrupted else 0
     if outcome.interrupted:
         if outcome.completed is not None:  # roll back any half-done epoch, keep the last whole one
-            with no_grad():
-                for name, arr in outcome.completed.items():
-                    varmap[name].copy_(arr)  # in place, on the weights' device
+            for name, arr in outcome.completed.items():
+                varmap[name].array[...] = arr  # in place, on the weights' device
             save_run(path, varmap, meta, outcome.snapshot)
             left = settings.epochs - outcome.epochs_done
             print(f"Interrupted: saved the weights of epoch {outcome.first + outcome.epochs_done - 1} in {path}; "

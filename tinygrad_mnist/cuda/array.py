@@ -245,6 +245,15 @@ class CudaArray(DeviceArray):
     def copy(self, order: str = "C") -> "CudaArray":
         return self.astype(self.dtype)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """`a[...] = values`, every element written: a number, a CUDA array (broadcast), or a host
+        array (uploaded: one transfer, asked for by the assignment)."""
+        if key is not Ellipsis:
+            raise DeviceUnsupported(f"writing part of a CUDA array (a[{key!r}] = ...)")
+        if isinstance(value, np.ndarray) and value.ndim:
+            value = to_device(value)
+        self.fill(value)
+
     def fill(self, value: Any) -> None:
         """Every element set to a number, or to another CUDA array's values (broadcast), in place."""
         if isinstance(value, CudaArray):

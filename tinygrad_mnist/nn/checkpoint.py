@@ -12,13 +12,14 @@ import json
 import os
 import stat
 import struct
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
 from .. import files
+from ..kernels.interface import DeviceArray
 
 
 class CheckpointError(Exception):
@@ -51,10 +52,15 @@ def _sorted_metadata(data: bytes) -> bytes:
     return len(text).to_bytes(8, "little") + text + data[8 + n:]
 
 
+def host(a: Any) -> np.ndarray:
+    """An array's values on the host: numpy's (or anything numpy reads) as they are, a GPU's copied."""
+    return a.get() if isinstance(a, DeviceArray) else np.asarray(a)
+
+
 def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mapping[str, object]] = None) -> None:
     """Write `tensors` (arrays or Tensors, a `state_dict()`; and string metadata) to `path` as
     safetensors, atomically."""
-    tensors = {k: np.asarray(getattr(v, "array", v)) for k, v in tensors.items()}
+    tensors = {k: host(getattr(v, "array", v)) for k, v in tensors.items()}
     for name, arr in tensors.items():
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise CheckpointError(f"{path}: refusing to save: {name} holds NaN or infinite values")
@@ -144,13 +150,12 @@ def save_state_dict(obj: Mapping[str, object], f: str, **unused: object) -> None
 
 def load_state_dict(f: str, map_location: object = None, weights_only: object = True, **unused: object):
     """PyTorch's `torch.load(path)` for what `save_state_dict` wrote: an ordered dict of Tensors
-    (`model.load_state_dict(load(path))`). `map_location` may name the CPU only."""
+    (`model.load_state_dict(load(path))`), on the CPU or on the device `map_location` names."""
     from collections import OrderedDict
 
     from ..devices import check
     from ..tensor import Tensor
-    if map_location is not None and not callable(map_location):
-        check(map_location)
+    where = check(map_location) if map_location is not None and not callable(map_location) else None
     tensors, meta = load(os.fspath(f))
     try:
         order = [k for k in json.loads(meta.get("state_dict_keys", "[]")) if k in tensors]
@@ -161,5 +166,5 @@ def load_state_dict(f: str, map_location: object = None, weights_only: object = 
         scalars = set(json.loads(meta.get("scalars", "[]")))
     except ValueError:
         scalars = set()
-    return OrderedDict((k, Tensor(tensors[k].reshape(()) if k in scalars and tensors[k].size == 1 else tensors[k]))
-                       for k in order)
+    return OrderedDict((k, Tensor(tensors[k].reshape(()) if k in scalars and tensors[k].size == 1 else tensors[k],
+                                  device=where)) for k in order)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..losses import cross_entropy
 from ..tensor import Tensor
+from .checkpoint import host
 
 
 class Parameter(Tensor):
@@ -229,7 +230,7 @@ class Module:
         errors = [f"Missing key(s) in state_dict: {', '.join(map(repr, missing))}."] if strict and missing else []
         if strict and unexpected:
             errors.append(f"Unexpected key(s) in state_dict: {', '.join(map(repr, unexpected))}.")
-        values = {k: np.asarray(getattr(state[k], "array", state[k])) for k in own if k in state}
+        values = {k: host(getattr(state[k], "array", state[k])) for k in own if k in state}
         for k, v in values.items():
             if v.shape != own[k].shape:
                 errors.append(f"size mismatch for {k}: copying a parameter of shape {list(v.shape)}, "
@@ -237,7 +238,7 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: " + " ".join(errors))
         for k, v in values.items():
-            own[k].array[...] = v
+            own[k].array[...] = v  # in place, on the parameter's device (to a GPU: an upload)
         return LoadResult(missing, unexpected)
 
 
