@@ -371,3 +371,19 @@ def test_modules_initialisers_and_grad_modes_as_pytorch():
     assert sorted(tinygrad_mnist.randperm(5).tolist()) == [0, 1, 2, 3, 4]
     assert tinygrad_mnist.is_tensor(p) and tinygrad_mnist.empty(2, 3).shape == (2, 3)
     same(tinygrad_mnist.linspace(0, 1, 5), torch.linspace(0, 1, 5), 1e-7)
+
+
+def test_a_copy_to_the_gpu_and_back_passes_the_gradient_through():
+    """`x.to("cuda")` is an op (ToDevice): d/dx is the identity, the gradient copied back to x's
+    device (numba's simulator is the GPU in this test process)."""
+    pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (the test extra brings it)")
+    if not tinygrad_mnist.cuda.is_available():
+        pytest.skip("no CUDA and no simulator")
+    x = Tensor(np.array([1.0, -2.0, 3.0], np.float32), requires_grad=True)
+    y = x.to("cuda") * Tensor(np.array([2.0, 3.0, 4.0], np.float32), device="cuda")
+    y.sum().backward()  # one copy on the way: the gradient comes back to the CPU
+    assert x.grad.device == "cpu" and x.grad.tolist() == [2.0, 3.0, 4.0]
+    w = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True, device="cuda")
+    (w.cpu() * Tensor(np.array([5.0, -1.0], np.float32))).sum().backward()  # and the other way
+    assert w.grad.device.type == "cuda" and w.grad.tolist() == [5.0, -1.0]
+    assert y.grad_fn.name() == "Mul" and y.cpu().grad_fn.name() == "ToDevice"
