@@ -374,8 +374,9 @@ def _visit(node, g, pending: dict, create_graph: bool, trace) -> None:
     if trace:
         trace.visit(node, g)
     view = _GraphView(ctx, node) if create_graph else ctx
-    if DeviceArray.in_use and isinstance(getattr(g, "array", g), DeviceArray):  # a CUDA node's gradient
-        with kernels.running_on(getattr(g, "array", g), ctx.fn.__name__ + " (backward)"):
+    on = getattr(g, "array", g) if DeviceArray.in_use else None
+    if isinstance(on, DeviceArray):  # a CUDA node's gradient
+        with kernels.running_on(on, ctx.fn.__name__ + " (backward)"):
             grads = ctx.fn.backward(view, g)
     else:
         grads = ctx.fn.backward(view, g)

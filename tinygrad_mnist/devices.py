@@ -3,13 +3,18 @@
 
 The engine computes on the CPU, and on an NVIDIA GPU through numba's CUDA target where one is
 there (`tinygrad_mnist/cuda/`; numba's simulator counts as one: `NUMBA_ENABLE_CUDASIM=1`).
-Asking for a device the engine cannot use raises one clear error, never a silent fallback.
+Asking for a device the engine cannot use raises one clear error, never a silent fallback;
+`host(a)` is an array's values on the host, the one place a checkpoint or a state dict copies a
+GPU's back.
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
+
 from . import cuda  # PyTorch's `torch.cuda`: is_available(), synchronize()
+from .kernels.interface import DeviceArray
 
 _KNOWN = ("cpu", "cuda", "mps", "meta", "xpu")
 
@@ -73,6 +78,14 @@ def check(where: Any) -> device:
         raise RuntimeError(f"device {str(d)!r} is not available: this engine computes on the CPU and on one CUDA "
                            f"GPU (cuda:0); use 'cpu'")
     return CPU
+
+
+def host(a: Any, copy: bool = False) -> np.ndarray:
+    """An array's values on the host: numpy's (or anything numpy reads) as they are, or a copy
+    with `copy`; a GPU's copied back (always a fresh array)."""
+    if isinstance(a, DeviceArray):
+        return a.get()
+    return np.array(a) if copy else np.asarray(a)
 
 
 class _Absent:

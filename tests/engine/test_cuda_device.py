@@ -126,6 +126,8 @@ def test_array_methods_against_numpy():
     idx = np.array([1, 0, 1])
     np.testing.assert_array_equal(d[to_device(idx)].get(), x[idx])
     np.testing.assert_array_equal(d[1:].get(), x[1:])
+    row = to_device(x[0, 0])
+    assert isinstance(row[-1], CudaArray) and row[-1].shape == () and row[-1].get() == x[0, 0, -1]  # not read back
     ties = np.array([[1, 3, 3], [np.nan, 5, 5], [0, 0, -1]], np.float32)
     np.testing.assert_array_equal(to_device(ties).argmax(1).get(), np.argmax(ties, 1))
     y = to_device(x.copy())

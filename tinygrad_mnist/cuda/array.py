@@ -53,7 +53,8 @@ def _cuda():
 class Pool:
     """The step's temporaries, kept for the next step: a buffer whose last array is gone is kept
     by its size and handed to the next allocation of that size. A training step allocates the
-    same sizes every step, so from the second step on it asks the driver for nothing (an
+    same sizes every step, so from the third step on (the first step's gradients live into the
+    second) it asks the driver for nothing (an
     allocation and a free can each wait for the GPU). Reuse is safe because the kernels and
     copies run on one stream, in order: a buffer's next user starts after its last one ended.
     At most `limit` bytes are kept; `clear()` gives them back."""
@@ -284,6 +285,9 @@ class CudaArray(DeviceArray):
                 return self
         if isinstance(key, tuple) and key and all(k == slice(None) for k in key[1:]):
             key = key[0]  # x[i:j, :, :] is x[i:j]
+        if isinstance(key, (int, np.integer)) and self.ndim == 1:  # an element, as a 0-d view (numba's
+            i = range(self.shape[0])[key]                             # d[i] would copy it to the host)
+            return self._view(self.d[i:i + 1]).reshape(())
         if isinstance(key, (int, np.integer)) or isinstance(key, slice) and key.step in (None, 1):
             return self._view(self.d[key])
         if isinstance(key, CudaArray) and key.ndim == 1 and key.dtype.kind in "iu":
@@ -369,13 +373,13 @@ class CudaArray(DeviceArray):
             a % max(self.ndim, 1) for a in (axis if isinstance(axis, tuple) else (axis,)))
         kept = [a for a in range(self.ndim) if a not in axes]
         n = int(np.prod([self.shape[a] for a in axes], dtype=np.int64))
-        inner = int(np.prod([self.shape[a] for a in kept], dtype=np.int64))
+        outputs = int(np.prod([self.shape[a] for a in kept], dtype=np.int64))
         if sorted(axes) == list(range(len(axes))):  # leading axes (a bias's gradient): no copy
-            x = self
+            x, inner = self, outputs
         else:  # the summed axes moved last, each output's terms side by side
             x, inner = self.transpose(kept + sorted(axes)), 1
         kind = dtype or (self.dtype if self.dtype.kind == "f" else np.int64)
-        out = empty((int(np.prod([self.shape[a] for a in kept], dtype=np.int64)),), kind)
+        out = empty((outputs,), kind)
         if out.size:
             K.device_kernels()["sum_axis"][launch.grid(out.size)](x.flat, out.d, n, inner)
         shape = tuple(1 if a in axes else n_ for a, n_ in enumerate(self.shape)) if keepdims else \

@@ -97,16 +97,15 @@ def nll(log_probs: CudaArray, targets: CudaArray) -> CudaArray:
 
 
 def nll_backward(grad: Any, targets: CudaArray, log_probs: CudaArray) -> CudaArray:
-    """−grad / N at each row's target: the zeros, then `grad` (a device 0-d array: it stays
-    there) scattered by a kernel over the rows."""
-    n = log_probs.shape[0]
-    per_row = np.asarray(1.0 / max(n, 1), log_probs.dtype)
-    scaled = grad * per_row if isinstance(grad, CudaArray) else full((), float(grad) / max(n, 1), log_probs.dtype)
+    """−grad / N at each row's target, zero elsewhere, by a kernel over the rows. A host `grad`
+    is the kernel's scale; a device one (a 0-d array: it stays there) multiplies −1/N after."""
+    n, on_device = log_probs.shape[0], isinstance(grad, CudaArray)
     out, t = empty(log_probs.shape, log_probs.dtype), min(launch.tile or 4, 16)
-    if out.size:  # −1 at each target, then times grad / N
+    if out.size:
         K.grid_kernels()["nll_backward"][(-(-n // t), -(-log_probs.shape[1] // t)), (t, t), launch.stream](
-            targets.d, log_probs.dtype.type(1.0), out.d)
-        out *= scaled
+            targets.d, log_probs.dtype.type(1.0 if on_device else float(grad) / n), out.d)
+        if on_device:
+            out *= grad * np.asarray(1.0 / n, log_probs.dtype)
     return out
 
 

@@ -12,14 +12,14 @@ import json
 import os
 import stat
 import struct
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
 from .. import files
-from ..kernels.interface import DeviceArray
+from ..devices import host
 
 
 class CheckpointError(Exception):
@@ -50,11 +50,6 @@ def _sorted_metadata(data: bytes) -> bytes:
                       separators=(",", ":"), ensure_ascii=False).encode()
     text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
     return len(text).to_bytes(8, "little") + text + data[8 + n:]
-
-
-def host(a: Any) -> np.ndarray:
-    """An array's values on the host: numpy's (or anything numpy reads) as they are, a GPU's copied."""
-    return a.get() if isinstance(a, DeviceArray) else np.asarray(a)
 
 
 def save(path: str, tensors: Mapping[str, np.ndarray], metadata: Optional[Mapping[str, object]] = None) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..losses import cross_entropy
 from ..tensor import Tensor
-from .checkpoint import host
+from ..devices import host
 
 
 class Parameter(Tensor):

@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer, beside, host, zeros_for
+from ..devices import host
+from .optimizer import Optimizer, beside, zeros_for
 
 
 def _betas(name: str, beta1: float, beta2: float, betas: Optional[Tuple[float, float]]) -> Tuple[float, float]:
@@ -72,8 +73,8 @@ class AdamW(Optimizer):
         params = self.vars
         blank = [self.state.get(p) or {"exp_avg": np.zeros(p.shape, p.dtype), "exp_avg_sq": np.zeros(p.shape, p.dtype)}
                  for p in params]
-        arrays = {f"m.{i}": host(s["exp_avg"]) for i, s in enumerate(blank)}
-        arrays.update({f"v.{i}": host(s["exp_avg_sq"]) for i, s in enumerate(blank)})
+        arrays = {f"m.{i}": host(s["exp_avg"], copy=True) for i, s in enumerate(blank)}
+        arrays.update({f"v.{i}": host(s["exp_avg_sq"], copy=True) for i, s in enumerate(blank)})
         steps = [s.get("step", 0) for s in blank]
         numbers = {"step_count": str(max(steps, default=0))}
         if len(set(steps)) > 1:  # parameters that joined late: each one's own count

@@ -154,11 +154,6 @@ def zeros_for(p: Tensor) -> Any:
     return np.zeros_like(p.array) if isinstance(p.array, DeviceArray) else np.zeros(p.shape, p.dtype)
 
 
-def host(a: Any) -> np.ndarray:
-    """A copy of a state array on the host (for a checkpoint)."""
-    return a.get() if isinstance(a, DeviceArray) else np.array(a)
-
-
 def beside(p: Tensor, a: np.ndarray) -> Any:
     """A copy of a loaded state array on p's device."""
     return Tensor(np.array(a), device=p.device).array

@@ -6,7 +6,8 @@ from typing import Any, Dict, Iterable
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, beside, host
+from ..devices import host
+from .optimizer import Optimizer, beside
 
 
 class SGD(Optimizer):
@@ -40,7 +41,7 @@ class SGD(Optimizer):
         param -= t(group["lr"]) * grad
 
     def checkpoint_state(self):
-        arrays = {f"momentum.{i}": host(self.state[p]["momentum_buffer"]) for i, p in enumerate(self.vars)
+        arrays = {f"momentum.{i}": host(self.state[p]["momentum_buffer"], copy=True) for i, p in enumerate(self.vars)
                   if self.state.get(p, {}).get("momentum_buffer") is not None}
         return arrays, {}
 

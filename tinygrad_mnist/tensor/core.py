@@ -51,8 +51,9 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None):
         self.array = data.array if isinstance(data, TensorBase) else data if is_csr(data) else as_array(data, dtype)
-        if device is not None and devices.check(device) != self.device:  # PyTorch's `tensor(..., device=)`
-            self.array = _moved(self.array, devices.check(device))
+        where = None if device is None else devices.check(device)  # PyTorch's `tensor(..., device=)`
+        if where is not None and where != self.device:
+            self.array = _moved(self.array, where)
         if requires_grad and not is_float(self.array.dtype):
             raise TypeError(f"only floating-point tensors can require gradients, got {self.array.dtype}")
         self.requires_grad = requires_grad
@@ -159,10 +160,10 @@ class Tensor(CreationMethods, ElementwiseMethods, ShapeMethods, ReductionMethods
                 dtype = a
         out = self if dtype is None or np.dtype(dtype) == self.dtype else (
             self._to(np.dtype(dtype)) if is_float(np.dtype(dtype)) else self._cast_int(np.dtype(dtype)))
-        if device is not None and devices.check(device) != out.device:  # a copy to the other device
-            out = F.ToDevice.apply(out, device=devices.check(device), home=out.device) if out.requires_grad else \
-                Tensor(_moved(out.array, devices.check(device)))
-            return out
+        where = None if device is None else devices.check(device)
+        if where is not None and where != out.device:  # a copy to the other device
+            return F.ToDevice.apply(out, device=where, home=out.device) if out.requires_grad else \
+                Tensor(_moved(out.array, where))
         return out.clone() if copy and out is self else out
 
     def nelement(self) -> int:
