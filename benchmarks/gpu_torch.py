@@ -6,38 +6,19 @@ from typing import Callable, Optional
 
 import numpy as np
 
+import workloads
 from tinygrad_mnist.app import cli
-from tinygrad_mnist.app.device import place, upload
-from tinygrad_mnist.app.epoch import train_epoch
-from tinygrad_mnist.app.inference import EVAL_BATCH, accuracy, build
-from tinygrad_mnist.app.runner import StopRequest
 from tinygrad_mnist.datasets import mnist
-from tinygrad_mnist.devices import CUDA
-from tinygrad_mnist.generator import seed
-from tinygrad_mnist.nn import SGD, AdamW
+
+
+def engine_run(kind: str, data: mnist.Dataset, batch: int, rows: Optional[int]) -> Callable[[], float]:
+    """One epoch (with the test accuracy) or, with `rows`, one step on them, with the model and
+    the data on the GPU: benchmarks/workloads.py's epoch, through the trainer's code."""
+    return workloads.engine_epoch(kind, _first(data, rows), batch, evaluate=rows is None, device="cuda")
 
 
 def _first(data: mnist.Dataset, rows: Optional[int]) -> mnist.Dataset:
-    if rows is None:
-        return data
-    return mnist.Dataset(data.train_images.narrow(0, 0, rows), data.train_labels.narrow(0, 0, rows),
-                         data.test_images, data.test_labels)
-
-
-def engine_run(kind: str, data: mnist.Dataset, batch: int, rows: Optional[int]) -> Callable[[], None]:
-    """One epoch (with the test accuracy) or, with `rows`, one step on them, on the GPU."""
-    seed(0)
-    model, varmap = build(kind)
-    place(model, CUDA)
-    on_gpu = upload(_first(data, rows), CUDA)
-    lr = cli.DEFAULT_LEARNING_RATE[kind]
-    opt = (SGD if cli.DEFAULT_OPTIMIZER[kind] == "sgd" else AdamW)(varmap.all_vars(), lr)
-
-    def run() -> None:
-        train_epoch(model, opt, on_gpu, batch, 1, StopRequest(), False)
-        if rows is None:
-            accuracy(model, on_gpu.test_images, on_gpu.test_labels, EVAL_BATCH.get(kind))
-    return run
+    return data if rows is None else workloads.first_rows(data, rows)
 
 
 def torch_run(kind: str, data: mnist.Dataset, batch: int, rows: Optional[int]) -> Optional[Callable[[], None]]:

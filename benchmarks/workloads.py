@@ -14,10 +14,12 @@ except ImportError:
 import baselines
 from tinygrad_mnist import kernels
 from tinygrad_mnist.app import cli
+from tinygrad_mnist.app.device import place, upload
 from tinygrad_mnist.app.epoch import train_epoch
 from tinygrad_mnist.app.inference import EVAL_BATCH, accuracy
 from tinygrad_mnist.app.runner import StopRequest
 from tinygrad_mnist.datasets import mnist
+from tinygrad_mnist.devices import check
 from tinygrad_mnist.kernels import numba_kernels, numpy_kernels
 from tinygrad_mnist.app.models import MODELS
 from tinygrad_mnist.nn import SGD, AdamW, VarBuilder, VarMap, init
@@ -93,11 +95,13 @@ def conv_workloads(rng):
 
 
 def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str = "numba",
-                 evaluate: bool = True) -> Callable[[], float]:
-    """One epoch through the trainer's own code (train_epoch, then accuracy), on kernel set `backend`."""
+                 evaluate: bool = True, device: str = "cpu") -> Callable[[], float]:
+    """One epoch through the trainer's own code (train_epoch, then accuracy), on kernel set
+    `backend`, or with `device` "cuda" the model and the data on the GPU (benchmarks/gpu.py)."""
     init.seed(0)
     varmap = VarMap()
-    model = MODELS[kind](VarBuilder.from_varmap(varmap))
+    model = place(MODELS[kind](VarBuilder.from_varmap(varmap)), check(device))
+    data = upload(data, check(device))
     lr = cli.DEFAULT_LEARNING_RATE[kind]
     opt = (SGD if cli.DEFAULT_OPTIMIZER[kind] == "sgd" else AdamW)(varmap.all_vars(), lr)
     stop = StopRequest()  # never entered: no signal handler, never requested
@@ -111,11 +115,15 @@ def engine_epoch(kind: str, data: mnist.Dataset, batch_size: int, backend: str =
     return epoch
 
 
+def first_rows(data: mnist.Dataset, rows: int) -> mnist.Dataset:
+    """The data set with its first `rows` training images only."""
+    return mnist.Dataset(data.train_images.narrow(0, 0, rows), data.train_labels.narrow(0, 0, rows),
+                         data.test_images, data.test_labels)
+
+
 def cnn_step(data: mnist.Dataset) -> Callable[[], float]:
     """One CNN training step on the first 64 training images, through the trainer's code."""
-    batch = mnist.Dataset(data.train_images.narrow(0, 0, 64), data.train_labels.narrow(0, 0, 64),
-                          data.test_images, data.test_labels)
-    return engine_epoch("cnn", batch, 64, evaluate=False)
+    return engine_epoch("cnn", first_rows(data, 64), 64, evaluate=False)
 
 
 def epoch_workloads(data: mnist.Dataset, floats, quick: bool):
